@@ -1,0 +1,31 @@
+# The two commands a new user needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: run test install migrate seed clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+install: $(BIN)/.installed
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+seed: migrate
+	$(BIN)/python manage.py seed_demo
+
+## Start the API on http://127.0.0.1:8000 and the Celery worker with beat; Ctrl-C stops both.
+run: seed
+	$(BIN)/honcho --procfile Procfile start
+
+## Run the whole test suite (SQLite and the embedded broker unless DATABASE_URL/REDIS_URL are set).
+test: install
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) var staticfiles

@@ -1,0 +1,1 @@
+"""End-to-end, live-process and race suites."""

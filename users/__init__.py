@@ -1,0 +1,1 @@
+"""The users app: the User model, presence services, and the REST API."""

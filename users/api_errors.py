@@ -1,0 +1,59 @@
+"""JSON errors everywhere: DRF's exception handler, and Django's 404/500 handlers for non-DRF paths."""
+from django.http import JsonResponse
+from rest_framework import exceptions
+from rest_framework.views import exception_handler
+
+
+def _first_message(detail) -> str:
+    if isinstance(detail, dict):
+        if "detail" in detail:
+            return _first_message(detail["detail"])
+        field, value = next(iter(detail.items()))
+        return f"{field}: {_first_message(value)}"
+    if isinstance(detail, list) and detail:
+        return _first_message(detail[0])
+    return str(detail)
+
+
+def json_exception_handler(exc, context):
+    """DRF's handler, with every body shaped as {detail, code} plus per-field `errors` for bad input."""
+    response = exception_handler(exc, context)
+    if response is None:
+        return None  # a real bug: Django's handler500 answers with JSON
+    data = response.data
+    body = {"detail": _first_message(data), "code": _code_of(exc, data)}
+    if isinstance(exc, exceptions.ValidationError) and isinstance(data, dict):
+        body["errors"] = data
+    elif isinstance(exc, exceptions.ValidationError) and isinstance(data, list):
+        body["errors"] = {"non_field_errors": data}
+    response.data = body
+    return response
+
+
+def _code_of(exc, data) -> str:
+    if isinstance(data, dict) and isinstance(data.get("code"), str):
+        return data["code"]
+    if isinstance(exc, exceptions.ValidationError):
+        return "invalid"
+    codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
+    return codes if isinstance(codes, str) else "error"
+
+
+def not_found(request, exception=None):
+    """JSON 404 for any path no route matches."""
+    return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
+
+
+def server_error(request):
+    """JSON 500, with no stack trace in the body."""
+    return JsonResponse({"detail": "Internal server error.", "code": "server_error"}, status=500)
+
+
+def bad_request(request, exception=None):
+    """JSON 400 for requests Django itself rejects (a bad Host header, say)."""
+    return JsonResponse({"detail": "Bad request.", "code": "bad_request"}, status=400)
+
+
+def permission_denied(request, exception=None):
+    """JSON 403 for requests Django itself refuses."""
+    return JsonResponse({"detail": "Permission denied.", "code": "permission_denied"}, status=403)

@@ -1,0 +1,15 @@
+"""JWT authentication that also refuses access tokens of a logged-out session."""
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken
+
+from users.services import session_revocation
+
+
+class RevocableJWTAuthentication(JWTAuthentication):
+    """simplejwt's Bearer authentication plus the session revocation check."""
+
+    def get_validated_token(self, raw_token: bytes):
+        token = super().get_validated_token(raw_token)
+        if session_revocation.is_session_revoked(session_revocation.session_id(token)):
+            raise InvalidToken({"detail": "Token has been revoked.", "code": "token_revoked"})
+        return token

@@ -1,0 +1,1 @@
+"""Serializers: request validation and response shapes for the users API."""

@@ -1,0 +1,64 @@
+"""Response shapes for a user, and the staff-only user management serializer."""
+from rest_framework import serializers
+
+from users.models import User
+from users.services.presence_selectors import effective_status
+
+
+class UserSerializer(serializers.ModelSerializer):
+    """A user as the caller sees themself, with the effective presence status."""
+
+    online_status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = ("id", "username", "email", "first_name", "last_name", "is_staff", "online_status", "last_seen")
+        read_only_fields = fields
+
+    def get_online_status(self, user: User) -> str:
+        return effective_status(user)
+
+
+class AdminUserSerializer(serializers.ModelSerializer):
+    """User management for staff; presence fields and is_active are read-only (they change through services)."""
+
+    online_status = serializers.SerializerMethodField()
+    password = serializers.CharField(write_only=True, required=False, min_length=8, max_length=128, trim_whitespace=False)
+
+    class Meta:
+        model = User
+        fields = (
+            "id", "username", "email", "first_name", "last_name", "is_staff", "is_active",
+            "online_status", "last_seen", "date_joined", "password",
+        )
+        read_only_fields = ("id", "is_active", "online_status", "last_seen", "date_joined")
+
+    def get_online_status(self, user: User) -> str:
+        return effective_status(user)
+
+    def validate(self, attrs):
+        if self.instance is None and not attrs.get("password"):
+            raise serializers.ValidationError({"password": ["This field is required."]}, code="required")
+        return attrs
+
+    def create(self, validated_data):
+        password = validated_data.pop("password")
+        return User.objects.create_user(password=password, **validated_data)
+
+    def update(self, instance, validated_data):
+        password = validated_data.pop("password", None)
+        instance = super().update(instance, validated_data)
+        if password:
+            instance.set_password(password)
+            instance.save(update_fields=["password"])
+        return instance
+
+
+class HeartbeatSerializer(serializers.Serializer):
+    """The heartbeat takes no fields yet; a body, if sent, must be a JSON object."""
+
+
+class AllUsersQuerySerializer(serializers.Serializer):
+    """Query parameters of the all-users list."""
+
+    status = serializers.ChoiceField(choices=User.OnlineStatus.values, required=False)

@@ -1,0 +1,1 @@
+"""Services (writes) and selectors (shaped reads) for users and presence."""

@@ -1,0 +1,57 @@
+"""Every write to presence fields; each is one conditional UPDATE, so concurrent writers never lose one."""
+import logging
+from datetime import datetime
+
+from django.db.models import Q
+
+from users.models import User
+from users.services import presence_time
+
+logger = logging.getLogger(__name__)
+ONLINE = User.OnlineStatus.ONLINE
+OFFLINE = User.OnlineStatus.OFFLINE
+
+
+def mark_user_online(user_id: int) -> datetime | None:
+    """Mark an active user online as of now; returns the time written, or None if no such active user."""
+    at = presence_time.now()
+    updated = User.objects.filter(pk=user_id, is_active=True).update(online_status=ONLINE, last_seen=at)
+    return at if updated else None
+
+
+def mark_user_offline(user_id: int, *, reason: str = "logout") -> datetime | None:
+    """Mark a user offline as of now; returns the time written, or None if no such user."""
+    at = presence_time.now()
+    updated = User.objects.filter(pk=user_id).update(online_status=OFFLINE, last_seen=at)
+    if updated:
+        logger.info("presence user_id=%s status=offline reason=%s", user_id, reason)
+    return at if updated else None
+
+
+def update_user_last_seen(user_id: int) -> datetime | None:
+    """Refresh last_seen unless it is already fresher than PRESENCE_TOUCH_SECONDS; never touches status."""
+    at = presence_time.now()
+    # The freshness test lives in the WHERE clause, so two processes racing to touch
+    # the same user write once, and last_seen never moves backwards.
+    updated = (
+        User.objects.filter(pk=user_id)
+        .filter(Q(last_seen__isnull=True) | Q(last_seen__lt=presence_time.touch_cutoff(at)))
+        .update(last_seen=at)
+    )
+    return at if updated else None
+
+
+def check_and_mark_offline_users() -> int:
+    """Mark offline every online user silent for PRESENCE_TIMEOUT_SECONDS, in one statement; returns how many."""
+    cutoff = presence_time.offline_cutoff()
+    # One UPDATE, no read first: on PostgreSQL a heartbeat that commits while this runs
+    # makes the row fail the re-checked WHERE (last_seen is fresh), so it stays online;
+    # a second sweep running at once finds nothing left to change.
+    marked = (
+        User.objects.filter(online_status=ONLINE)
+        .filter(Q(last_seen__isnull=True) | Q(last_seen__lt=cutoff))
+        .update(online_status=OFFLINE)
+    )
+    if marked:
+        logger.info("presence sweep marked_offline=%s reason=timeout cutoff=%s", marked, cutoff.isoformat())
+    return marked

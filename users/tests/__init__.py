@@ -1,0 +1,1 @@
+"""Tests of the users app, mirroring its modules."""

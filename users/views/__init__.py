@@ -1,0 +1,44 @@
+"""Login and logout: validate the input, start or end a session, answer with JSON."""
+from rest_framework import status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from users.serializers.auth import LoginSerializer, LogoutSerializer
+from users.serializers.users import UserSerializer
+from users.services.auth_sessions import end_session, start_session
+from users.services.presence_selectors import presence_settings
+
+
+class LoginView(APIView):
+    """POST {username, password}: tokens, the user, and the presence intervals; marks online."""
+
+    permission_classes = [AllowAny]
+    # A stale Authorization header must not stop anyone from logging in again.
+    authentication_classes: list = []
+
+    def post(self, request):
+        serializer = LoginSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        refresh = start_session(serializer.user)
+        return Response(
+            {
+                "access": str(refresh.access_token),
+                "refresh": str(refresh),
+                "user": UserSerializer(serializer.user).data,
+                "presence": presence_settings(),
+            },
+            status=status.HTTP_200_OK,
+        )
+
+
+class LogoutView(APIView):
+    """POST {refresh?}: revokes this session's tokens and marks the caller offline."""
+
+    permission_classes = [IsAuthenticated]
+
+    def post(self, request):
+        serializer = LogoutSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        end_session(request.user, access_token=request.auth, refresh_token=serializer.validated_data.get("refresh"))
+        return Response({"detail": "Logged out.", "online_status": request.user.online_status})

@@ -1,0 +1,18 @@
+"""GET all-users: every user's effective presence, fresh from the database, never cached."""
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from users.serializers.users import AllUsersQuerySerializer
+from users.services.presence_selectors import list_users_for_viewer
+
+
+@method_decorator(never_cache, name="dispatch")
+class AllUsersView(APIView):
+    """The list the admin panel polls; `?status=online|offline` filters by effective status."""
+
+    def get(self, request):
+        query = AllUsersQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return Response(list_users_for_viewer(request.user, status=query.validated_data.get("status")))

@@ -1,0 +1,70 @@
+"""The heartbeat, the caller's own profile, and staff user management."""
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import IsAdminUser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from users.models import User
+from users.serializers.users import AdminUserSerializer, HeartbeatSerializer, UserSerializer
+from users.services.presence_selectors import online_users
+from users.services.accounts import activate_user, deactivate_user
+from users.services.simple_online_status import mark_user_online
+
+
+class HeartbeatView(APIView):
+    """POST: the client is alive; marks online with last_seen = now."""
+
+    def post(self, request):
+        HeartbeatSerializer(data=request.data).is_valid(raise_exception=True)
+        written_at = mark_user_online(request.user.id)
+        # Keep the loaded row current so PresenceTouchMiddleware sees the write and skips its own.
+        request.user.last_seen = written_at
+        return Response({"online_status": User.OnlineStatus.ONLINE, "last_seen": written_at})
+
+
+class MeView(APIView):
+    """GET: the caller, with the effective presence status."""
+
+    def get(self, request):
+        return Response(UserSerializer(request.user).data)
+
+
+class AdminUserViewSet(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Staff-only user management; users are deactivated, never deleted."""
+
+    permission_classes = [IsAdminUser]
+    serializer_class = AdminUserSerializer
+    queryset = User.objects.order_by("id")
+
+    @action(detail=False, methods=["get"])
+    def online(self, request):
+        """Users who are effectively online now."""
+        return Response(self.get_serializer(online_users(), many=True).data)
+
+    @action(detail=True, methods=["post"])
+    def deactivate(self, request, pk=None):
+        """Deactivate the account: its tokens stop working and it goes offline at once."""
+        user = self.get_object()
+        if user.pk == request.user.pk:
+            return Response(
+                {"detail": "You cannot deactivate your own account.", "code": "invalid"},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        deactivate_user(user.pk)
+        user.refresh_from_db()
+        return Response(self.get_serializer(user).data)
+
+    @action(detail=True, methods=["post"])
+    def activate(self, request, pk=None):
+        """Reactivate the account; it stays offline until the user logs in."""
+        user = self.get_object()
+        activate_user(user.pk)
+        user.refresh_from_db()
+        return Response(self.get_serializer(user).data)
