@@ -1,10 +1,12 @@
-"""Top-level routes: the users API, the Django admin, and JSON for anything unmatched under /api/."""
+"""Top-level routes: the users API, the Django admin, /healthz, and JSON for anything unmatched under /api/."""
 from django.contrib import admin
 from django.urls import include, path, re_path
 
+from offchat_backend.health import healthz
 from users.api_errors import not_found
 
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/users/", include("users.urls")),
     # Unknown API paths answer JSON even with DEBUG on, where handler404 is not used.
