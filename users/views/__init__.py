@@ -17,6 +17,10 @@ class LoginView(APIView):
     # A stale Authorization header must not stop anyone from logging in again.
     authentication_classes: list = []
 
+    def get_authenticate_header(self, request) -> str:
+        # Without an authentication class DRF turns a failed login into 403; the API promises 401.
+        return 'Bearer realm="api"'
+
     def post(self, request):
         serializer = LoginSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
