@@ -13,3 +13,13 @@ class RevocableJWTAuthentication(JWTAuthentication):
         if session_revocation.is_session_revoked(session_revocation.session_id(token)):
             raise InvalidToken({"detail": "Token has been revoked.", "code": "token_revoked"})
         return token
+
+    def get_user(self, validated_token):
+        try:
+            return super().get_user(validated_token)
+        except (TypeError, ValueError) as exc:
+            # A user id that is not a number (a signed but malformed token) makes the ORM
+            # lookup raise; that is a bad token (401), not a server error.
+            raise InvalidToken(
+                {"detail": "Token contained no recognizable user identification.", "code": "token_not_valid"}
+            ) from exc

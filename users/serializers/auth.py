@@ -56,6 +56,10 @@ class SessionTokenRefreshSerializer(TokenRefreshSerializer):
                 raise InvalidToken({"detail": "Token has been revoked.", "code": "token_revoked"})
             user_model = get_user_model()
             user_id = payload.get(jwt_settings.USER_ID_CLAIM)
-            if not user_model.objects.filter(**{jwt_settings.USER_ID_FIELD: user_id}).exists():
+            try:
+                user_exists = user_model.objects.filter(**{jwt_settings.USER_ID_FIELD: user_id}).exists()
+            except (TypeError, ValueError):  # a signed token whose user id is not a number
+                user_exists = False
+            if not user_exists:
                 raise InvalidToken({"detail": "User not found.", "code": "user_not_found"})
         return super().validate(attrs)
