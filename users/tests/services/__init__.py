@@ -1,0 +1,1 @@
+"""Tests of the presence services, called directly."""

@@ -1,0 +1,1 @@
+"""HTTP tests of the views, one file per view module."""
