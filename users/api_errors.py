@@ -1,5 +1,6 @@
 """JSON errors everywhere: DRF's exception handler, and Django's 404/500 handlers for non-DRF paths."""
-from django.http import JsonResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions
 from rest_framework.views import exception_handler
 
@@ -17,6 +18,11 @@ def _first_message(detail) -> str:
 
 def json_exception_handler(exc, context):
     """DRF's handler, with every body shaped as {detail, code} plus per-field `errors` for bad input."""
+    # DRF converts these two inside exception_handler; converting them first gives them a real code.
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(*exc.args)
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied(*exc.args)
     response = exception_handler(exc, context)
     if response is None:
         return None  # a real bug: Django's handler500 answers with JSON
