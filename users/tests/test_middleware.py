@@ -1,0 +1,121 @@
+"""PresenceTouchMiddleware (users/middleware.py): authenticated requests refresh last_seen, at most once per touch interval."""
+import pytest
+from django.test import Client
+
+from users.tests.expectations import users_updates
+
+pytestmark = pytest.mark.django_db
+
+ME = "/api/users/me/"
+
+
+@pytest.fixture
+def touch_15(settings):
+    settings.PRESENCE_TOUCH_SECONDS = 15
+    settings.PRESENCE_TIMEOUT_SECONDS = 120
+    return settings
+
+
+@pytest.fixture
+def alice(clock, user, client_for, touch_15):
+    """Alice logged in at clock time (so online, last_seen = now)."""
+    return client_for(user)
+
+
+def test_a_jwt_request_refreshes_a_stale_last_seen(alice, user, clock, row):
+    """Past the touch interval, GET /me/ with a Bearer token writes last_seen = now; status stays online."""
+    clock.advance(16)
+
+    assert alice.get(ME).status_code == 200
+
+    stored = row(user)
+    assert (stored.online_status, stored.last_seen) == ("online", clock.current)
+
+
+def test_a_request_inside_the_touch_window_adds_no_query(alice, user, clock, row, capture_queries):
+    """Within PRESENCE_TOUCH_SECONDS: no UPDATE on users, and nothing but the authentication query."""
+    logged_in_at = clock.current
+    clock.advance(14)
+
+    with capture_queries() as captured:
+        assert alice.get(ME).status_code == 200
+
+    assert users_updates(captured) == []
+    assert len(captured.captured_queries) == 1, captured.captured_queries  # the user row, loaded by authentication
+    assert row(user).last_seen == logged_in_at
+
+
+def test_a_stale_request_writes_exactly_once(alice, clock, capture_queries):
+    """Past the interval the middleware adds one UPDATE of users, no more."""
+    clock.advance(60)
+
+    with capture_queries() as captured:
+        alice.get(ME)
+
+    assert len(users_updates(captured)) == 1
+    assert len(captured.captured_queries) == 2
+
+
+def test_the_middleware_never_brings_an_offline_user_online(alice, user, clock, row, set_presence):
+    """A user the sweep marked offline who makes a request: last_seen refreshed, still offline."""
+    set_presence(user, online_status="offline", last_seen=clock.ago(300))
+
+    response = alice.get(ME)
+
+    assert response.json()["online_status"] == "offline"
+    stored = row(user)
+    assert (stored.online_status, stored.last_seen) == ("offline", clock.current)
+
+
+def test_a_request_that_fails_validation_still_counts_as_activity(alice, user, clock, row):
+    """Any authenticated request is activity, even one answered 400."""
+    clock.advance(30)
+
+    assert alice.get("/api/users/all-users/", {"status": "bogus"}).status_code == 400
+
+    assert row(user).last_seen == clock.current
+
+
+def test_anonymous_requests_touch_nothing(api, user, clock, users_table, capture_queries):
+    """No user, no write, no query."""
+    before = users_table()
+
+    with capture_queries() as captured:
+        assert api.get(ME).status_code == 401
+
+    assert captured.captured_queries == []
+    assert users_table() == before
+
+
+def test_a_refused_token_touches_nothing(alice, user, clock, row):
+    """After logout the revoked token authenticates nobody, so last_seen is not refreshed."""
+    alice.post("/api/users/logout/", {}, format="json")
+    logged_out_at = row(user).last_seen
+    clock.advance(60)
+
+    assert alice.get(ME).status_code == 401
+    assert (row(user).online_status, row(user).last_seen) == ("offline", logged_out_at)
+
+
+def test_the_touch_interval_comes_from_settings(alice, user, clock, row, settings):
+    """With PRESENCE_TOUCH_SECONDS = 60 a request 30 s later does not write; with 10 it does."""
+    settings.PRESENCE_TOUCH_SECONDS = 60
+    logged_in_at = clock.current
+    clock.advance(30)
+    alice.get(ME)
+    assert row(user).last_seen == logged_in_at
+
+    settings.PRESENCE_TOUCH_SECONDS = 10
+    alice.get(ME)
+    assert row(user).last_seen == clock.current
+
+
+def test_a_session_authenticated_request_refreshes_last_seen(staff, clock, row, touch_15):
+    """Requests authenticated by Django's session (the admin site) count as activity too."""
+    client = Client()
+    client.force_login(staff)
+
+    assert client.get("/admin/").status_code == 200
+
+    stored = row(staff)
+    assert (stored.online_status, stored.last_seen) == ("offline", clock.current)
