@@ -1,0 +1,43 @@
+"""The User model (users/models.py): table `users`, presence columns and the sweep's index."""
+import pytest
+from django.db import connection
+
+from users.models import User
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_new_user_is_offline_and_never_seen(make_user):
+    created = make_user()
+
+    stored = User.objects.get(pk=created.pk)
+    assert (stored.online_status, stored.last_seen) == ("offline", None)
+
+
+def test_the_operators_query_works_as_written(make_user, user, login):
+    """`SELECT username, online_status, last_seen FROM users WHERE username='admin';` returns the row."""
+    admin = make_user(username="admin", is_staff=True)
+    login(admin)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT username, online_status, last_seen FROM users WHERE username='admin';")
+        rows = cursor.fetchall()
+
+    assert len(rows) == 1
+    username, status, last_seen = rows[0]
+    assert (username, status) == ("admin", "online")
+    assert last_seen is not None
+
+
+def test_the_sweep_index_exists_on_last_seen_of_online_users():
+    """users_online_last_seen_idx covers last_seen, partial on online_status = 'online'."""
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, "users")
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'users_online_last_seen_idx'")
+        else:
+            cursor.execute("SELECT sql FROM sqlite_master WHERE name = 'users_online_last_seen_idx'")
+        (definition,) = cursor.fetchone()
+
+    assert constraints["users_online_last_seen_idx"]["columns"] == ["last_seen"]
+    assert "WHERE" in definition.upper() and "online" in definition
