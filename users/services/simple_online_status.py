@@ -2,6 +2,7 @@
 import logging
 from datetime import datetime
 
+from django.db import transaction
 from django.db.models import Q
 
 from users.models import User
@@ -44,14 +45,16 @@ def update_user_last_seen(user_id: int) -> datetime | None:
 def check_and_mark_offline_users() -> int:
     """Mark offline every online user silent for PRESENCE_TIMEOUT_SECONDS, in one statement; returns how many."""
     cutoff = presence_time.offline_cutoff()
+    stale = Q(online_status=ONLINE) & (Q(last_seen__isnull=True) | Q(last_seen__lt=cutoff))
     # One UPDATE, no read first: on PostgreSQL a heartbeat that commits while this runs
-    # makes the row fail the re-checked WHERE (last_seen is fresh), so it stays online;
-    # a second sweep running at once finds nothing left to change.
-    marked = (
-        User.objects.filter(online_status=ONLINE)
-        .filter(Q(last_seen__isnull=True) | Q(last_seen__lt=cutoff))
-        .update(online_status=OFFLINE)
-    )
+    # makes the row fail the re-checked WHERE (last_seen is fresh), so it stays online.
+    # Two sweeps at once would lock rows in different orders (each scans the table as its
+    # own snapshot sees it) and deadlock, so a sweep only takes the rows it can lock right
+    # away (FOR UPDATE SKIP LOCKED): rows another sweep holds are that sweep's job, rows a
+    # heartbeat holds are about to be fresh. SQLite ignores the lock clause.
+    lockable = User.objects.filter(stale).select_for_update(skip_locked=True).values("pk")
+    with transaction.atomic(savepoint=False):  # FOR UPDATE needs a transaction; still one statement
+        marked = User.objects.filter(stale, pk__in=lockable).update(online_status=OFFLINE)
     if marked:
         logger.info("presence sweep marked_offline=%s reason=timeout cutoff=%s", marked, cutoff.isoformat())
     return marked
