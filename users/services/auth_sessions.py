@@ -1,4 +1,6 @@
-"""Login and logout as one action each: tokens issued or revoked, then presence written."""
+"""Login, heartbeat and logout as one action each: tokens issued, checked or revoked, then presence written."""
+from datetime import datetime
+
 from rest_framework_simplejwt.tokens import RefreshToken, Token
 
 from users.models import User
@@ -13,6 +15,22 @@ def start_session(user: User) -> RefreshToken:
     written_at = mark_user_online(user.id)
     user.online_status, user.last_seen = User.OnlineStatus.ONLINE, written_at
     return refresh
+
+
+class SessionEnded(Exception):
+    """The session was logged out while this request was running."""
+
+
+def keep_session_alive(user: User, *, access_token: Token) -> datetime | None:
+    """A heartbeat: mark online; undone (SessionEnded) if the session was logged out meanwhile."""
+    written_at = mark_user_online(user.id)
+    # A heartbeat authenticated just before a logout can write "online" after the logout's
+    # "offline". end_session() revokes before it writes, so whenever our write came last this
+    # check sees the revocation, and the user goes back offline as the logout meant.
+    if session_revocation.is_session_revoked(session_revocation.session_id(access_token)):
+        mark_user_offline(user.id, reason="logout")
+        raise SessionEnded
+    return written_at
 
 
 def end_session(user: User, *, access_token: Token, refresh_token: RefreshToken | None = None) -> None:

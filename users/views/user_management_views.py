@@ -4,12 +4,13 @@ from rest_framework.decorators import action
 from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt.exceptions import InvalidToken
 
 from users.models import User
 from users.serializers.users import AdminUserSerializer, HeartbeatSerializer, UserSerializer
 from users.services.presence_selectors import online_users
 from users.services.accounts import activate_user, deactivate_user
-from users.services.simple_online_status import mark_user_online
+from users.services.auth_sessions import SessionEnded, keep_session_alive
 
 
 class HeartbeatView(APIView):
@@ -17,7 +18,10 @@ class HeartbeatView(APIView):
 
     def post(self, request):
         HeartbeatSerializer(data=request.data).is_valid(raise_exception=True)
-        written_at = mark_user_online(request.user.id)
+        try:
+            written_at = keep_session_alive(request.user, access_token=request.auth)
+        except SessionEnded:
+            raise InvalidToken({"detail": "Token has been revoked.", "code": "token_revoked"})
         # Keep the loaded row current so PresenceTouchMiddleware sees the write and skips its own.
         request.user.last_seen = written_at
         return Response({"online_status": User.OnlineStatus.ONLINE, "last_seen": written_at})
