@@ -135,7 +135,7 @@ def live_env(transactional_db, settings, tmp_path):
     # settings, which do not know the test settings' fast MD5 hasher.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
     env = dict(os.environ)  # keeps OFFCHAT_VAR_DIR and REDIS_URL, so both sides share them
-    for name in ("CELERY_BROKER_URL", "CELERY_BROKER_FOLDER", "DEBUG"):
+    for name in ("CELERY_BROKER_FOLDER", "DEBUG"):
         env.pop(name, None)
     env.update(
         DJANGO_SETTINGS_MODULE="offchat_backend.settings.development",
@@ -146,7 +146,7 @@ def live_env(transactional_db, settings, tmp_path):
         PYTHONUNBUFFERED="1",
         LOG_LEVEL="INFO",
     )
-    if not env.get("REDIS_URL"):
+    if not env.get("REDIS_URL") and not env.get("CELERY_BROKER_URL"):
         # The embedded broker, in a folder of this test's own: no message of another run is consumed.
         env["CELERY_BROKER_FOLDER"] = str(tmp_path / "broker")
     return env
