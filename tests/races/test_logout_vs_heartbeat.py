@@ -2,7 +2,6 @@
 import threading
 import time
 
-import pytest
 from rest_framework.test import APIClient
 
 from users.models import User
