@@ -1,4 +1,5 @@
 """Response shapes for a user, and the staff-only user management serializer."""
+from django.contrib.auth import password_validation
 from rest_framework import serializers
 
 from users.models import User
@@ -35,6 +36,11 @@ class AdminUserSerializer(serializers.ModelSerializer):
 
     def get_online_status(self, user: User) -> str:
         return effective_status(user)
+
+    def validate_password(self, value: str) -> str:
+        # The same rules as Django's own password forms (settings.AUTH_PASSWORD_VALIDATORS).
+        password_validation.validate_password(value, user=self.instance)
+        return value
 
     def validate(self, attrs):
         if self.instance is None and not attrs.get("password"):

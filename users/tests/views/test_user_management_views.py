@@ -204,10 +204,12 @@ def test_admin_create_ignores_presence_and_activation_fields(boss):
     [
         ({"username": "frank"}, "password"),
         ({"username": "frank", "password": "short"}, "password"),
+        ({"username": "frank", "password": "password123"}, "password"),
+        ({"username": "frank", "password": "83920571649"}, "password"),
         ({"username": "alice", "password": "Long-enough-1"}, "username"),
         ({"password": "Long-enough-1"}, "username"),
     ],
-    ids=["no-password", "short-password", "duplicate-username", "no-username"],
+    ids=["no-password", "short-password", "common-password", "numeric-password", "duplicate-username", "no-username"],
 )
 def test_admin_create_rejects_bad_input_with_400(boss, user, users_table, payload, field):
     """Missing or invalid fields: 400 naming the field, no row added."""
