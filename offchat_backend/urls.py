@@ -1,7 +1,9 @@
-"""Top-level routes: the users API, the Django admin, /healthz, and JSON for anything unmatched under /api/."""
+"""Top-level routes: the dashboard, the users API and its schema, the Django admin, /healthz, and JSON 404s under /api/."""
 from django.contrib import admin
 from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from dashboard.views import DashboardView
 from offchat_backend.health import healthz
 from users.api_errors import not_found
 
@@ -9,6 +11,9 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/users/", include("users.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("", DashboardView.as_view(), name="dashboard"),
     # Unknown API paths answer JSON even with DEBUG on, where handler404 is not used.
     re_path(r"^api/", not_found),
 ]

@@ -1,0 +1,1 @@
+"""The presence dashboard served at /: a Django template and a small static ES module."""

@@ -1,0 +1,238 @@
+// The presence dashboard: log in, send heartbeats, poll the users list, and show it.
+import { ConnectionLost, SessionExpired, clearSession, createClient, loadSession, logIn, saveSession } from "./api.js";
+import { byPresence, fullName, matches, relativeTime } from "./format.js";
+
+const $ = (id) => document.getElementById(id);
+const urls = {
+  login: document.body.dataset.loginUrl,
+  logout: document.body.dataset.logoutUrl,
+  refresh: document.body.dataset.refreshUrl,
+  heartbeat: document.body.dataset.heartbeatUrl,
+  users: document.body.dataset.usersUrl,
+};
+
+// Everything that belongs to one logged-in session; replaced at login, dropped at logout.
+let current = null;
+
+function showLogin(message) {
+  $("dashboard-view").hidden = true;
+  $("account").hidden = true;
+  $("login-view").hidden = false;
+  $("login-message").textContent = message ?? "";
+  $("login-message").hidden = !message;
+  setConnection(true);
+}
+
+function setConnection(ok) {
+  document.body.dataset.connection = ok ? "ok" : "lost";
+  $("connection-lost").hidden = ok;
+}
+
+/** Start the timers of a session whose tokens and intervals came from a login response. */
+function start(session) {
+  const call = createClient(urls, session, saveSession);
+  const state = { session, call, users: [], fetchedAt: null, clockOffset: 0, timers: [], busy: new Set() };
+  current = state;
+
+  $("login-view").hidden = true;
+  $("dashboard-view").hidden = false;
+  $("account").hidden = false;
+  $("account-name").textContent = session.user.username;
+  $("users").classList.toggle("show-staff", Boolean(session.user.is_staff));
+  $("heartbeat-seconds").textContent = session.presence.heartbeat_seconds;
+  $("refresh-seconds").textContent = session.presence.refresh_seconds;
+
+  state.timers.push(setInterval(() => heartbeat(state), session.presence.heartbeat_seconds * 1000));
+  state.timers.push(
+    setInterval(() => {
+      // Hidden tabs do not poll; the visibilitychange handler catches up at once.
+      if (!document.hidden) refreshUsers(state);
+    }, session.presence.refresh_seconds * 1000),
+  );
+  state.timers.push(setInterval(() => renderTimes(state), 1000));
+  heartbeat(state);
+  refreshUsers(state);
+}
+
+function stop(state) {
+  state.timers.forEach(clearInterval);
+  state.timers = [];
+  if (current === state) current = null;
+}
+
+/** Run one request of a kind unless the same kind is still in flight; handle the outcomes every request shares. */
+async function exchange(state, kind, work) {
+  if (state.busy.has(kind)) return;
+  state.busy.add(kind);
+  try {
+    await work();
+    if (current !== state) return; // logged out while the request was in flight
+    const recovered = document.body.dataset.connection === "lost";
+    setConnection(true);
+    if (recovered) {
+      // Back from an outage: announce ourselves and catch up without waiting for the timers.
+      heartbeat(state);
+      refreshUsers(state);
+    }
+  } catch (error) {
+    if (current !== state) return;
+    if (error instanceof ConnectionLost) {
+      setConnection(false); // the timers keep running, so the next tick is the retry
+    } else if (error instanceof SessionExpired) {
+      stop(state);
+      clearSession();
+      showLogin("Your session has expired. Please log in again.");
+    } else {
+      throw error;
+    }
+  } finally {
+    state.busy.delete(kind);
+  }
+}
+
+function heartbeat(state) {
+  return exchange(state, "heartbeat", async () => {
+    await state.call(urls.heartbeat, { method: "POST", body: {} });
+  });
+}
+
+function refreshUsers(state) {
+  return exchange(state, "users", async () => {
+    const answer = await state.call(urls.users);
+    if (answer.status !== 200) throw new ConnectionLost(`HTTP ${answer.status}`);
+    if (current !== state) return;
+    state.users = answer.body;
+    state.fetchedAt = Date.now();
+    // Relative times use the server's clock, so a laptop whose clock is off still reads "just now".
+    const serverNow = Date.parse(answer.date);
+    state.clockOffset = Number.isNaN(serverNow) ? 0 : serverNow - Date.now();
+    render(state);
+  });
+}
+
+function filters() {
+  return {
+    onlineOnly: document.querySelector('input[name="filter"]:checked').value === "online",
+    needle: $("search").value.trim(),
+  };
+}
+
+function render(state) {
+  const { onlineOnly, needle } = filters();
+  const online = state.users.filter((user) => user.online_status === "online").length;
+  $("online-count").textContent = online;
+  $("total-count").textContent = state.users.length;
+
+  const shown = state.users
+    .filter((user) => (!onlineOnly || user.online_status === "online") && matches(user, needle))
+    .sort(byPresence);
+  const rows = shown.map((user) => row(user, state.session.user.is_staff));
+  document.querySelector("#users tbody").replaceChildren(...rows);
+  $("empty").hidden = shown.length > 0;
+  renderTimes(state);
+}
+
+function cell(text, className) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (className) td.className = className;
+  return td;
+}
+
+function row(user, staff) {
+  const tr = document.createElement("tr");
+  tr.dataset.username = user.username;
+  tr.dataset.status = user.online_status;
+  tr.append(cell(user.username, "username"), cell(fullName(user) || "—", "full-name"));
+  if (staff) tr.append(cell(user.email || "—", "staff-only email"));
+
+  // The word is always there: colour alone would not tell everyone the status.
+  const status = document.createElement("td");
+  status.className = "status";
+  const badge = document.createElement("span");
+  badge.className = `badge ${user.online_status}`;
+  const dot = document.createElement("span");
+  dot.className = "dot";
+  dot.setAttribute("aria-hidden", "true");
+  badge.append(dot, user.online_status);
+  status.append(badge);
+
+  const seen = document.createElement("td");
+  seen.className = "last-seen";
+  const time = document.createElement("time");
+  if (user.last_seen) {
+    time.dateTime = user.last_seen;
+    time.title = new Date(user.last_seen).toLocaleString();
+  }
+  seen.append(time);
+  tr.append(status, seen);
+  return tr;
+}
+
+/** Keep "last seen" current between refreshes. */
+function renderTimes(state) {
+  const now = Date.now() + state.clockOffset;
+  for (const time of document.querySelectorAll("#users tbody time")) {
+    time.textContent = relativeTime(time.dateTime, now);
+  }
+  $("updated").textContent = state.fetchedAt ? relativeTime(new Date(state.fetchedAt).toISOString(), Date.now()) : "never";
+}
+
+$("login-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const button = form.querySelector("button");
+  button.disabled = true;
+  try {
+    const answer = await logIn(urls, form.username.value, form.password.value);
+    if (answer.status !== 200) {
+      showLogin(answer.body?.detail ?? "Login failed.");
+      return;
+    }
+    const { access, refresh, user, presence } = answer.body;
+    const session = { access, refresh, user, presence };
+    saveSession(session);
+    form.reset();
+    $("login-message").hidden = true;
+    start(session);
+  } catch (error) {
+    showLogin(error instanceof ConnectionLost ? "Cannot reach the server. Try again in a moment." : String(error));
+  } finally {
+    button.disabled = false;
+  }
+});
+
+$("logout").addEventListener("click", async () => {
+  const state = current;
+  if (!state) return;
+  stop(state); // no heartbeat may follow the logout and bring the user back online
+  try {
+    await state.call(urls.logout, { method: "POST", body: { refresh: state.session.refresh } });
+  } catch {
+    // Logged out locally either way; the server's timeout marks the user offline if this was lost.
+  }
+  clearSession();
+  showLogin("You have logged out.");
+});
+
+document.querySelectorAll('input[name="filter"]').forEach((input) =>
+  input.addEventListener("change", () => current && render(current)),
+);
+$("search").addEventListener("input", () => current && render(current));
+
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible" && current) {
+    heartbeat(current);
+    refreshUsers(current);
+  }
+});
+window.addEventListener("online", () => {
+  if (current) {
+    heartbeat(current);
+    refreshUsers(current);
+  }
+});
+
+const saved = loadSession();
+if (saved?.access && saved?.presence) start(saved);
+else showLogin();
