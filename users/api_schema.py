@@ -1,0 +1,74 @@
+"""The OpenAPI schema's rules: every operation lists the JSON errors it can answer with, and JWT auth is described."""
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+from drf_spectacular.extensions import OpenApiViewExtension
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.permissions import AllowAny, IsAdminUser
+
+from users.serializers.auth import SessionTokenRefreshSerializer
+from users.serializers.responses import ErrorSerializer
+
+BODY_METHODS = ("POST", "PUT", "PATCH")
+ERROR_DESCRIPTIONS = {
+    "400": "Invalid input (code `invalid` or `parse_error`; `errors` maps fields to messages).",
+    "401": "No token (`not_authenticated`), or a bad, expired or revoked one (`token_not_valid`, `token_revoked`).",
+    "403": "The caller is not staff (`permission_denied`).",
+    "404": "No such object (`not_found`).",
+    "415": "The body is not `application/json` (`unsupported_media_type`).",
+    "429": "Too many requests (`throttled`); see the Retry-After header.",
+}
+
+
+def error_response(description: str) -> OpenApiResponse:
+    """An error answer with the common JSON error body."""
+    return OpenApiResponse(ErrorSerializer, description=description)
+
+
+class PresenceAutoSchema(AutoSchema):
+    """drf-spectacular's AutoSchema, adding the error answers each view can give from its permissions and method."""
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        if direction != "response":
+            return responses
+        for code in self._error_codes():
+            responses.setdefault(code, self._get_response_for_code(error_response(ERROR_DESCRIPTIONS[code]), code))
+        return dict(sorted(responses.items()))
+
+    def _error_codes(self) -> list[str]:
+        permissions = self.view.get_permissions()
+        codes = []
+        if self.method in BODY_METHODS:
+            codes += ["400", "415"]
+        if any(not isinstance(permission, AllowAny) for permission in permissions):
+            codes.append("401")
+        if any(isinstance(permission, IsAdminUser) for permission in permissions):
+            codes.append("403")
+        if "{" in self.path:
+            codes.append("404")
+        if self.view.get_throttles():
+            codes.append("429")
+        return codes
+
+
+class RevocableJWTScheme(SimpleJWTScheme):
+    """Bearer JWT, as simplejwt's; the revocation check changes no part of the header."""
+
+    target_class = "users.authentication.RevocableJWTAuthentication"
+    name = "jwtAuth"
+
+
+class TokenRefreshViewSchema(OpenApiViewExtension):
+    """simplejwt's refresh view: document its 401 for bad, expired, blacklisted or revoked refresh tokens."""
+
+    target_class = "rest_framework_simplejwt.views.TokenRefreshView"
+
+    def view_replacement(self):
+        @extend_schema(
+            summary="Exchange a refresh token for a new access and refresh token (rotation)",
+            responses={200: SessionTokenRefreshSerializer, 401: error_response("The refresh token is bad, expired, blacklisted or revoked.")},
+        )
+        class Fixed(self.target_class):
+            pass
+
+        return Fixed
