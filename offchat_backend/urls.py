@@ -5,10 +5,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from dashboard.views import DashboardView
 from offchat_backend.health import healthz
+from offchat_backend.metrics import metrics
 from users.api_errors import not_found
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/users/", include("users.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

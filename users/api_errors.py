@@ -1,8 +1,12 @@
 """JSON errors everywhere: DRF's exception handler, and Django's 404/500 handlers for non-DRF paths."""
+import sys
+
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions
 from rest_framework.views import exception_handler
+
+from offchat_backend.unavailable import is_outage, service_unavailable
 
 
 def _first_message(detail) -> str:
@@ -51,7 +55,11 @@ def not_found(request, exception=None):
 
 
 def server_error(request):
-    """JSON 500, with no stack trace in the body."""
+    """JSON 500, with no stack trace in the body; JSON 503 when the cause is a database outage."""
+    # Django calls this inside its `except` block, so the exception is still at hand; this
+    # catches outages raised outside a view (in a middleware), which process_exception cannot.
+    if is_outage(sys.exc_info()[1]):
+        return service_unavailable()
     return JsonResponse({"detail": "Internal server error.", "code": "server_error"}, status=500)
 
 

@@ -27,3 +27,29 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.username
+
+
+class RevokedSession(models.Model):
+    """A logged-out session id: the durable copy of the revocation list (the cache is its fast path)."""
+
+    sid = models.CharField(max_length=64, primary_key=True)
+    revoked_at = models.DateTimeField()
+    # No token of the session outlives this; the sweep deletes rows past it.
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        db_table = "revoked_sessions"
+
+
+class SweepRecord(models.Model):
+    """One row: the last completed presence sweep and running totals, for /healthz and /metrics."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    finished_at = models.DateTimeField()
+    duration_seconds = models.FloatField()
+    marked_offline = models.IntegerField()
+    sweeps_total = models.BigIntegerField(default=0)
+    marked_offline_total = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "presence_sweep_record"

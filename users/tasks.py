@@ -1,8 +1,10 @@
 """Celery tasks; each one calls a service."""
+import time
+
 from celery import shared_task
 from django.conf import settings
 
-from users.services import simple_online_status
+from users.services import session_revocation, simple_online_status, sweep_record
 
 
 @shared_task(
@@ -12,5 +14,10 @@ from users.services import simple_online_status
     expires=settings.PRESENCE_SWEEP_SECONDS,
 )
 def check_and_mark_offline_users() -> int:
-    """Beat entry: mark offline the users silent for longer than PRESENCE_TIMEOUT_SECONDS."""
-    return simple_online_status.check_and_mark_offline_users()
+    """Beat entry: mark offline the users silent for longer than PRESENCE_TIMEOUT_SECONDS, then record the sweep."""
+    started = time.monotonic()
+    marked = simple_online_status.check_and_mark_offline_users()
+    # Recorded only once the sweep committed: /healthz reads its time as beat freshness.
+    sweep_record.record_completed_sweep(duration_seconds=time.monotonic() - started, marked_offline=marked)
+    session_revocation.forget_expired_revocations()
+    return marked

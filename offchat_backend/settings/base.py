@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "django_celery_beat",
+    "django_prometheus",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's assets, served from here instead of a CDN
     "users",
@@ -33,6 +34,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First and last: times every request, whatever answers it.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -43,6 +46,8 @@ MIDDLEWARE = [
     "users.middleware.PresenceTouchMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "offchat_backend.unavailable.DatabaseUnavailableMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "offchat_backend.urls"
@@ -97,7 +102,15 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # --- Cache (access-token revocation list) ---------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Short socket timeouts: a dead or hung Redis costs a request at most this long before the
+    # callers fall back (revocations to the database, throttles to a per-process count).
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
 else:
     # A file cache is shared by every local process, unlike the in-memory default.
     CACHES = {
@@ -113,15 +126,28 @@ PRESENCE_SWEEP_SECONDS = env.int("PRESENCE_SWEEP_SECONDS", default=60)
 PRESENCE_TOUCH_SECONDS = env.int("PRESENCE_TOUCH_SECONDS", default=15)
 PRESENCE_HEARTBEAT_SECONDS = env.int("PRESENCE_HEARTBEAT_SECONDS", default=30)
 PRESENCE_REFRESH_SECONDS = env.int("PRESENCE_REFRESH_SECONDS", default=10)
+# /healthz fails "beat" when no sweep completed for this long (three missed sweeps by default).
+HEALTHZ_BEAT_MAX_AGE_SECONDS = env.int("HEALTHZ_BEAT_MAX_AGE_SECONDS", default=3 * PRESENCE_SWEEP_SECONDS + 30)
+
+# --- Reliability and abuse limits -------------------------------------------
+# How long the cache may answer "this session is live" before the revocation table is asked again.
+SESSION_LIVE_CACHE_SECONDS = env.int("SESSION_LIVE_CACHE_SECONDS", default=300)
+# Bodies above this get 413 (the API's bodies are a few hundred bytes).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=65536)
+LOGIN_THROTTLE_IP_RATE = env.str("LOGIN_THROTTLE_IP_RATE", default="60/min")
+LOGIN_THROTTLE_USERNAME_RATE = env.str("LOGIN_THROTTLE_USERNAME_RATE", default="10/min")
 
 # --- REST framework and JWT -----------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["users.authentication.RevocableJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["users.parsers.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "users.api_errors.json_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_THROTTLE_RATES": {"login-ip": LOGIN_THROTTLE_IP_RATE, "login-username": LOGIN_THROTTLE_USERNAME_RATE},
+    # Proxies in front that append to X-Forwarded-For; 0 trusts only REMOTE_ADDR, so the header cannot dodge the IP limit.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "DEFAULT_SCHEMA_CLASS": "users.api_schema.PresenceAutoSchema",
 }
 

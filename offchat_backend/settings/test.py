@@ -2,7 +2,7 @@
 import uuid
 
 from .base import *  # noqa: F403
-from .base import CACHES, DATABASES, REDIS_URL, VAR_DIR
+from .base import CACHES, DATABASES, REDIS_URL, REST_FRAMEWORK, VAR_DIR
 
 SECRET_KEY = "test-only-secret-key-0123456789abcdef0123456789abcdef"
 DEBUG = False
@@ -22,3 +22,6 @@ else:
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so a live server or worker in another process sees the test data.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
+
+# Login limits high enough for the suite's many logins from one address; tests/security sets real ones.
+REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"login-ip": "100000/min", "login-username": "100000/min"}}

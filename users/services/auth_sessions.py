@@ -12,6 +12,7 @@ def start_session(user: User) -> RefreshToken:
     """Issue a refresh token for a new session (its `sid` is copied into every access token) and mark online."""
     refresh = RefreshToken.for_user(user)
     refresh[session_revocation.SESSION_CLAIM] = refresh["jti"]
+    session_revocation.remember_live_session(refresh["jti"])  # its requests need no revocation query
     written_at = mark_user_online(user.id)
     user.online_status, user.last_seen = User.OnlineStatus.ONLINE, written_at
     return refresh

@@ -2,8 +2,9 @@
 import logging
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Q
+from django.db.models.sql import UpdateQuery
 
 from users.models import User
 from users.services import presence_time
@@ -54,7 +55,25 @@ def check_and_mark_offline_users() -> int:
     # heartbeat holds are about to be fresh. SQLite ignores the lock clause.
     lockable = User.objects.filter(stale).select_for_update(skip_locked=True).values("pk")
     with transaction.atomic(savepoint=False):  # FOR UPDATE needs a transaction; still one statement
-        marked = User.objects.filter(stale, pk__in=lockable).update(online_status=OFFLINE)
-    if marked:
-        logger.info("presence sweep marked_offline=%s reason=timeout cutoff=%s", marked, cutoff.isoformat())
-    return marked
+        marked_ids = _update_returning_ids(User.objects.filter(stale, pk__in=lockable), online_status=OFFLINE)
+    for user_id in marked_ids:
+        logger.info("presence user_id=%s status=offline reason=timeout cutoff=%s", user_id, cutoff.isoformat())
+    return len(marked_ids)
+
+
+def _update_returning_ids(queryset, **values) -> list[int]:
+    """queryset.update(**values) as the very same single statement, plus RETURNING the ids it changed.
+
+    The ids feed one log line per status transition; reading them first would be a second
+    statement and reopen the race the single UPDATE closes.
+    """
+    query = queryset.query.chain(UpdateQuery)
+    query.add_update_values(values)
+    sql, params = query.get_compiler(queryset.db).as_sql()
+    if not sql:
+        return []
+    connection = connections[queryset.db]
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} RETURNING {quote(User._meta.db_table)}.{quote(User._meta.pk.column)}", params)
+        return [row[0] for row in cursor.fetchall()]

@@ -1,21 +1,31 @@
 """Login and logout: validate the input, start or end a session, answer with JSON."""
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from users.api_schema import error_response
 from users.serializers.auth import LoginSerializer, LogoutSerializer
+from users.serializers.responses import LoginResponseSerializer, LogoutResponseSerializer
 from users.serializers.users import UserSerializer
 from users.services.auth_sessions import end_session, start_session
 from users.services.presence_selectors import presence_settings
+from users.throttling import LoginIPRateThrottle, LoginUsernameRateThrottle
 
 
+@extend_schema(
+    request=LoginSerializer,
+    responses={200: LoginResponseSerializer, 401: error_response("Bad or inactive credentials (`authentication_failed`).")},
+)
 class LoginView(APIView):
     """POST {username, password}: tokens, the user, and the presence intervals; marks online."""
 
     permission_classes = [AllowAny]
     # A stale Authorization header must not stop anyone from logging in again.
     authentication_classes: list = []
+    # Per IP and per username: 429 with Retry-After (users/throttling.py).
+    throttle_classes = [LoginIPRateThrottle, LoginUsernameRateThrottle]
 
     def get_authenticate_header(self, request) -> str:
         # Without an authentication class DRF turns a failed login into 403; the API promises 401.
@@ -36,6 +46,7 @@ class LoginView(APIView):
         )
 
 
+@extend_schema(request=LogoutSerializer, responses=LogoutResponseSerializer)
 class LogoutView(APIView):
     """POST {refresh?}: revokes this session's tokens and marks the caller offline."""
 

@@ -1,13 +1,20 @@
 """GET all-users: every user's effective presence, fresh from the database, never cached."""
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from users.api_schema import error_response
+from users.serializers.responses import AllUsersEntrySerializer
 from users.serializers.users import AllUsersQuerySerializer
 from users.services.presence_selectors import list_users_for_viewer
 
 
+@extend_schema(
+    parameters=[AllUsersQuerySerializer],
+    responses={200: AllUsersEntrySerializer(many=True), 400: error_response("`status` is neither online nor offline (`invalid`).")},
+)
 @method_decorator(never_cache, name="dispatch")
 class AllUsersView(APIView):
     """The list the admin panel polls; `?status=online|offline` filters by effective status."""

@@ -1,4 +1,5 @@
 """The heartbeat, the caller's own profile, and staff user management."""
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAdminUser
@@ -6,13 +7,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import InvalidToken
 
+from users.api_schema import error_response
 from users.models import User
+from users.serializers.responses import HeartbeatResponseSerializer
 from users.serializers.users import AdminUserSerializer, HeartbeatSerializer, UserSerializer
 from users.services.presence_selectors import online_users
 from users.services.accounts import activate_user, deactivate_user
 from users.services.auth_sessions import SessionEnded, keep_session_alive
 
 
+@extend_schema(request=HeartbeatSerializer, responses=HeartbeatResponseSerializer)
 class HeartbeatView(APIView):
     """POST: the client is alive; marks online with last_seen = now."""
 
@@ -27,6 +31,7 @@ class HeartbeatView(APIView):
         return Response({"online_status": User.OnlineStatus.ONLINE, "last_seen": written_at})
 
 
+@extend_schema(responses=UserSerializer)
 class MeView(APIView):
     """GET: the caller, with the effective presence status."""
 
@@ -47,11 +52,13 @@ class AdminUserViewSet(
     serializer_class = AdminUserSerializer
     queryset = User.objects.order_by("id")
 
+    @extend_schema(responses=AdminUserSerializer(many=True))
     @action(detail=False, methods=["get"])
     def online(self, request):
         """Users who are effectively online now."""
         return Response(self.get_serializer(online_users(), many=True).data)
 
+    @extend_schema(request=None, responses={200: AdminUserSerializer, 400: error_response("Staff cannot deactivate themselves (`invalid`).")})
     @action(detail=True, methods=["post"])
     def deactivate(self, request, pk=None):
         """Deactivate the account: its tokens stop working and it goes offline at once."""
@@ -65,6 +72,7 @@ class AdminUserViewSet(
         user.refresh_from_db()
         return Response(self.get_serializer(user).data)
 
+    @extend_schema(request=None, responses=AdminUserSerializer)
     @action(detail=True, methods=["post"])
     def activate(self, request, pk=None):
         """Reactivate the account; it stays offline until the user logs in."""
