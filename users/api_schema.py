@@ -38,7 +38,7 @@ class PresenceAutoSchema(AutoSchema):
     def _error_codes(self) -> list[str]:
         permissions = self.view.get_permissions()
         codes = []
-        if self.method in BODY_METHODS:
+        if self.method in BODY_METHODS and self.get_request_serializer() is not None:
             codes += ["400", "415"]
         if any(not isinstance(permission, AllowAny) for permission in permissions):
             codes.append("401")
