@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from users.models import User
-from users.services.simple_online_status import mark_user_offline
+from users.services.simple_online_status import mark_users_offline
 
 
 @admin.register(User)
@@ -16,6 +16,5 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.action(description="Mark selected users offline")
     def mark_selected_offline(self, request, queryset):
-        for user_id in queryset.values_list("pk", flat=True):
-            mark_user_offline(user_id, reason="admin")
-        self.message_user(request, f"Marked {queryset.count()} user(s) offline.")
+        marked = mark_users_offline(queryset.values("pk"), reason="admin")
+        self.message_user(request, f"Marked {marked} user(s) offline.")

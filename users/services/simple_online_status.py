@@ -1,5 +1,6 @@
 """Every write to presence fields; each is one conditional UPDATE, so concurrent writers never lose one."""
 import logging
+from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import connections, transaction
@@ -28,6 +29,16 @@ def mark_user_offline(user_id: int, *, reason: str = "logout") -> datetime | Non
     if updated:
         logger.info("presence user_id=%s status=offline reason=%s", user_id, reason)
     return at if updated else None
+
+
+def mark_users_offline(user_ids: Iterable[int], *, reason: str) -> int:
+    """Mark offline those of the given users who are stored online, in one UPDATE; returns how many changed."""
+    # last_seen stays: it is the user's last activity, and an operator's click is not theirs.
+    # A lazy queryset of ids becomes a subquery, so the whole selection is still one statement.
+    marked_ids = _update_returning_ids(User.objects.filter(pk__in=user_ids, online_status=ONLINE), online_status=OFFLINE)
+    for user_id in marked_ids:
+        logger.info("presence user_id=%s status=offline reason=%s", user_id, reason)
+    return len(marked_ids)
 
 
 def update_user_last_seen(user_id: int) -> datetime | None:

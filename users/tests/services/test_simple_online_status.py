@@ -66,6 +66,38 @@ def test_mark_user_offline_of_an_unknown_id_returns_none():
     assert presence.mark_user_offline(999999) is None
 
 
+# --- mark_users_offline --------------------------------------------------------
+
+
+def test_mark_users_offline_marks_the_online_ones_in_one_update_and_keeps_last_seen(
+    make_user, clock, row, set_presence, capture_queries
+):
+    """Only the given users who are online change; their last activity time is not rewritten."""
+    on1, on2, off, bystander = (make_user() for _ in range(4))
+    for online in (on1, on2, bystander):
+        set_presence(online, online_status="online", last_seen=clock.ago(5))
+    set_presence(off, online_status="offline", last_seen=clock.ago(3600))
+
+    marked = one_update(capture_queries, lambda: presence.mark_users_offline([on1.pk, on2.pk, off.pk], reason="admin"))
+
+    assert marked == 2
+    assert [(row(u).online_status, row(u).last_seen) for u in (on1, on2, off, bystander)] == [
+        ("offline", clock.ago(5)), ("offline", clock.ago(5)), ("offline", clock.ago(3600)), ("online", clock.ago(5)),
+    ]
+
+
+def test_mark_users_offline_takes_a_queryset_of_ids_as_one_statement(make_user, clock, set_presence, row, capture_queries):
+    from users.models import User
+
+    users = [make_user(username=f"sel{i}") for i in range(3)]
+    for user in users:
+        set_presence(user, online_status="online", last_seen=clock.ago(1))
+
+    selection = User.objects.filter(username__startswith="sel").values("pk")
+    assert one_update(capture_queries, lambda: presence.mark_users_offline(selection, reason="admin")) == 3
+    assert {row(u).online_status for u in users} == {"offline"}
+
+
 # --- update_user_last_seen -----------------------------------------------------
 
 
