@@ -1,6 +1,7 @@
 """Reads of presence, shaped for the API: the effective status a client should see."""
 from django.conf import settings
-from django.db.models import Case, CharField, Q, QuerySet, Value, When
+from django.db import connection
+from django.db.models import Case, CharField, F, Func, Q, QuerySet, Value, When
 
 from users.models import User
 from users.services import presence_time
@@ -44,9 +45,23 @@ def list_users_for_viewer(viewer: User, *, status: str | None = None) -> list[di
     if status:
         queryset = queryset.filter(effective_status=status)
     # .values() skips model instances and serializers: this list is polled every few seconds.
-    rows = queryset.values_list(*fields, "effective_status", "last_seen")
+    # On PostgreSQL the database writes last_seen as the API's ISO string: Django's per-row
+    # Python timestamptz loader would otherwise cost more than the query (docs/BENCHMARKS.md).
+    last_seen = IsoTimestamp("last_seen") if connection.vendor == "postgresql" else F("last_seen")
+    rows = queryset.values_list(*fields, "effective_status", last_seen)
     keys = fields + ("online_status", "last_seen")
     return [dict(zip(keys, row)) for row in rows]
+
+
+class IsoTimestamp(Func):
+    """PostgreSQL: a timestamptz as the API writes it, ISO 8601 in UTC with `Z`, microseconds only when non-zero."""
+
+    template = (
+        "CASE WHEN date_trunc('second', %(expressions)s) = %(expressions)s"
+        " THEN to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+        " ELSE to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') END"
+    )
+    output_field = CharField()
 
 
 def presence_settings() -> dict:
