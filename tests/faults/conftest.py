@@ -1,0 +1,151 @@
+"""Servers the fault suites own and break: a redis-server and a PostgreSQL cluster on free ports of 127.0.0.1.
+
+Each is started for one test, stopped or killed by the test, restarted on the same port, and
+removed at the end. Binaries are looked up on PATH and under /usr/lib/postgresql; a missing one
+skips the test with the reason.
+"""
+import glob
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from tests.live.conftest import (  # noqa: F401 - fixtures and the report hook, shared with the live suites
+    celery_worker_beat,
+    free_port,
+    live_env,
+    pytest_runtest_makereport,
+    start_process,
+    wait_until,
+)
+
+START_SECONDS = 20
+
+
+@pytest.fixture
+def on_postgres(transactional_db):
+    """These faults are about PostgreSQL's behaviour (row locks, a real server): skip on SQLite."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (run with DATABASE_URL=postgres://...)")
+
+
+@pytest.fixture
+def row():
+    """Reload a user's row from the `users` table."""
+    from users.models import User
+
+    return lambda user: User.objects.get(pk=user.pk)
+
+
+class RedisServer:
+    """A redis-server of this test's own; kill() is SIGKILL, start() brings it back empty on the same port."""
+
+    def __init__(self, binary: str, workdir: Path):
+        self.binary, self.workdir, self.port = binary, workdir, free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        wait_until(self.answers, timeout=START_SECONDS, describe=lambda: "redis-server did not answer PING")
+
+    def answers(self) -> bool:
+        import redis
+
+        try:
+            return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=0.5).ping()
+        except redis.RedisError:
+            return False
+
+    def kill(self):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    server = RedisServer(binary, tmp_path)
+    server.start()
+    yield server
+    server.kill()
+
+
+def _postgres_bin(name: str) -> str | None:
+    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)
+    return found
+
+
+class PostgresCluster:
+    """A throwaway cluster (initdb) of this test's own, trust auth on 127.0.0.1; stop() and start() keep its port."""
+
+    def __init__(self):
+        self.initdb, self.pg_ctl = _postgres_bin("initdb"), _postgres_bin("pg_ctl")
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="offchat-pg-"))
+        self.data = self.dir / "data"
+        # initdb refuses to run as root: run the cluster as the postgres system user then.
+        self.run_as = []
+        if os.geteuid() == 0:
+            account = pwd.getpwnam("postgres")
+            os.chown(self.dir, account.pw_uid, account.pw_gid)
+            self.run_as = ["runuser", "-u", "postgres", "--"]
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/offchat"
+
+    def _run(self, *argv: str, timeout: float = 60):
+        subprocess.run(self.run_as + list(argv), check=True, timeout=timeout,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+    def create(self):
+        self._run(self.initdb, "-D", str(self.data), "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8")
+        self.start()
+        import psycopg
+
+        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres", autocommit=True) as conn:
+            conn.execute("CREATE DATABASE offchat")
+
+    def start(self):
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.dir} -c fsync=off"
+        self._run(self.pg_ctl, "-D", str(self.data), "-o", options, "-l", str(self.dir / "log"), "-w", "start")
+
+    def stop(self):
+        self._run(self.pg_ctl, "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def remove(self):
+        try:
+            self.stop()
+        except subprocess.CalledProcessError:
+            pass  # already stopped
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_cluster():
+    cluster = PostgresCluster()
+    if not cluster.initdb or not cluster.pg_ctl:
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+    try:
+        cluster.create()
+        yield cluster
+    finally:
+        cluster.remove()
