@@ -1,0 +1,108 @@
+"""GET /api/schema/ (OpenAPI 3 of every endpoint, its auth and its JSON errors) and the offline Swagger UI at /api/docs/."""
+import re
+
+import pytest
+from django.contrib.staticfiles import finders
+from drf_spectacular.validation import validate_schema
+
+from users.tests.expectations import assert_json_error
+
+pytestmark = pytest.mark.django_db
+ERROR_REF = "#/components/schemas/Error"
+# Every route of the users API, and the methods it answers.
+OPERATIONS = {
+    "/api/users/login/": {"post"},
+    "/api/users/logout/": {"post"},
+    "/api/users/token/refresh/": {"post"},
+    "/api/users/heartbeat/": {"post"},
+    "/api/users/me/": {"get"},
+    "/api/users/all-users/": {"get"},
+    "/api/users/admin/users/": {"get", "post"},
+    "/api/users/admin/users/{id}/": {"get", "put", "patch"},
+    "/api/users/admin/users/{id}/activate/": {"post"},
+    "/api/users/admin/users/{id}/deactivate/": {"post"},
+    "/api/users/admin/users/online/": {"get"},
+}
+PUBLIC = {"/api/users/login/", "/api/users/token/refresh/"}
+
+
+@pytest.fixture
+def schema(api):
+    response = api.get("/api/schema/", {"format": "json"})
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def operations(schema):
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            yield path, method, operation
+
+
+def test_the_schema_is_valid_openapi_3_served_to_anyone(schema):
+    assert schema["openapi"].startswith("3.")
+    validate_schema(schema)  # raises on any violation of the OpenAPI 3 JSON schema
+
+
+def test_the_schema_describes_every_endpoint_and_method(schema):
+    assert {path: set(item) for path, item in schema["paths"].items()} == OPERATIONS
+
+
+def test_every_protected_operation_requires_the_bearer_jwt_and_the_public_ones_do_not(schema):
+    assert schema["components"]["securitySchemes"]["jwtAuth"] == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    for path, method, operation in operations(schema):
+        schemes = {name for requirement in operation.get("security", []) for name in requirement}
+        if path in PUBLIC:
+            assert "jwtAuth" not in schemes, (path, method)
+        else:
+            assert schemes == {"jwtAuth"}, (path, method)
+            assert "401" in operation["responses"], (path, method)
+
+
+def test_every_error_answer_has_the_json_error_body(schema):
+    error = schema["components"]["schemas"]["Error"]
+    assert set(error["properties"]) == {"detail", "code", "errors"}
+    assert set(error["required"]) == {"detail", "code"}
+    for path, method, operation in operations(schema):
+        errors = {code: body for code, body in operation["responses"].items() if code >= "400"}
+        assert errors, (path, method)
+        for code, body in errors.items():
+            assert body["content"]["application/json"]["schema"] == {"$ref": ERROR_REF}, (path, method, code)
+            assert body["description"], (path, method, code)
+
+
+def test_staff_routes_document_403_and_object_routes_404(schema):
+    for path, method, operation in operations(schema):
+        assert ("403" in operation["responses"]) == path.startswith("/api/users/admin/"), (path, method)
+        assert ("404" in operation["responses"]) == ("{id}" in path), (path, method)
+
+
+def test_the_login_answer_documents_the_presence_intervals(schema):
+    login = schema["paths"]["/api/users/login/"]["post"]["responses"]
+    assert login["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/LoginResponse"}
+    assert set(login) >= {"200", "400", "401"}
+    presence = schema["components"]["schemas"]["PresenceSettings"]["properties"]
+    assert set(presence) == {"heartbeat_seconds", "refresh_seconds", "timeout_seconds"}
+
+
+def test_the_documented_error_shape_is_what_the_api_answers(schema, api):
+    """A real 401 and a real 400 carry exactly the documented fields."""
+    documented = set(schema["components"]["schemas"]["Error"]["properties"])
+    unauthenticated = assert_json_error(api.get("/api/users/me/"), 401, "not_authenticated")
+    invalid = assert_json_error(api.post("/api/users/login/", {}, format="json"), 400)
+
+    assert set(unauthenticated) == documented - {"errors"}
+    assert set(invalid) == documented
+
+
+def test_swagger_ui_is_served_from_this_server_only(client):
+    response = client.get("/api/docs/")
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "/api/schema/" in html
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert any(asset.endswith("swagger-ui-bundle.js") for asset in assets), assets
+    for asset in assets:
+        assert asset.startswith("/static/drf_spectacular_sidecar/"), asset  # no CDN
+        assert finders.find(asset.removeprefix("/static/")), asset
