@@ -30,7 +30,7 @@ def test_the_operators_query_works_as_written(make_user, user, login):
 
 
 def test_the_sweep_index_exists_on_last_seen_of_online_users():
-    """users_online_last_seen_idx covers last_seen, partial on online_status = 'online'."""
+    """users_online_last_seen_idx holds COALESCE(last_seen, the epoch), partial on online_status = 'online'."""
     with connection.cursor() as cursor:
         constraints = connection.introspection.get_constraints(cursor, "users")
         if connection.vendor == "postgresql":
@@ -39,5 +39,7 @@ def test_the_sweep_index_exists_on_last_seen_of_online_users():
             cursor.execute("SELECT sql FROM sqlite_master WHERE name = 'users_online_last_seen_idx'")
         (definition,) = cursor.fetchone()
 
-    assert constraints["users_online_last_seen_idx"]["columns"] == ["last_seen"]
-    assert "WHERE" in definition.upper() and "online" in definition
+    assert "users_online_last_seen_idx" in constraints
+    indexed, _, predicate = definition.partition(" WHERE ")
+    assert "COALESCE(last_seen, '1970-01-01 00:00:00" in indexed.replace('"', "")
+    assert "online_status" in predicate and "'online'" in predicate
