@@ -1,0 +1,134 @@
+"""The browser suite's fixtures: Debian's Chromium driven by Playwright, against the live server and a real worker with beat.
+
+The server and the worker are the live suite's (tests/live/conftest.py), with the presence
+intervals shortened further through the environment; the page reads them from its login
+response like any client. Screenshots go to artifacts/e2e/ (kept by CI, ignored by git).
+"""
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.live.conftest import (  # noqa: F401  (the live suite's fixtures, shared)
+    ROOT,
+    celery_worker_beat,
+    live_api,
+    live_env,
+    pytest_runtest_makereport,
+    start_process,
+    wait_until,
+)
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; Playwright's own browser downloads are never used
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]
+ARTIFACTS = ROOT / "artifacts" / "e2e"
+
+HEARTBEAT_SECONDS = 2
+REFRESH_SECONDS = 1
+# Longer than the live suite's 3 s: Chromium shares the two cores with the server and the
+# worker, and a heartbeat that lands late must not let beat mark a live page offline.
+TIMEOUT_SECONDS = 6
+SWEEP_SECONDS = 1
+# How late a page may show a change beyond its interval: a request, a render and a busy machine.
+SLACK_SECONDS = 2.0
+
+
+@pytest.fixture(scope="package")
+def browser():
+    """One headless Chromium for the package; skipped when Debian's chromium is not installed."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); .ci/run installs it")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (requirements-dev.txt)")
+    with pytest.MonkeyPatch.context() as patch:
+        # Playwright's sync API keeps an asyncio loop on this thread, and Django refuses ORM
+        # calls while a loop runs; the tests' own queries are plain blocking reads of the rows.
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_api.sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            yield chromium
+            chromium.close()
+
+
+@pytest.fixture(autouse=True)
+def e2e_presence_intervals(live_env):
+    """Seconds-long presence intervals for the server and the worker, passed through the environment."""
+    live_env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    live_env.update(
+        PRESENCE_HEARTBEAT_SECONDS=str(HEARTBEAT_SECONDS),
+        PRESENCE_REFRESH_SECONDS=str(REFRESH_SECONDS),
+        PRESENCE_TIMEOUT_SECONDS=str(TIMEOUT_SECONDS),
+        PRESENCE_SWEEP_SECONDS=str(SWEEP_SECONDS),
+    )
+    return live_env
+
+
+class Dashboard:
+    """One browser tab on the dashboard, with the heartbeats it sent."""
+
+    def __init__(self, page, base_url: str, name: str, shots: Path):
+        self.page, self.base_url, self.name, self.shots = page, base_url, name, shots
+        self.heartbeats: list[tuple[float, int]] = []  # (monotonic time sent, status answered)
+        self.token_refreshes = 0
+        page.on("response", self._record)
+
+    def _record(self, response):
+        request = response.request
+        if request.method == "POST" and request.url.endswith("/api/users/heartbeat/"):
+            self.heartbeats.append((time.monotonic(), response.status))
+        elif request.method == "POST" and request.url.endswith("/api/users/token/refresh/"):
+            self.token_refreshes += 1
+
+    def open(self):
+        self.page.goto(self.base_url + "/")
+        self.page.locator("#login-form").wait_for()
+        return self
+
+    def log_in(self, username: str, password: str):
+        """Fill and send the login form; returns once the users table is on screen."""
+        self.page.fill("#login-form input[name=username]", username)
+        self.page.fill("#login-form input[name=password]", password)
+        with self.page.expect_response(lambda r: r.url.endswith("/api/users/login/")) as login:
+            self.page.click("#login-form button[type=submit]")
+        assert login.value.status == 200, login.value.text()
+        self.page.locator("#dashboard-view").wait_for()
+        return login.value.json()
+
+    def row(self, username: str):
+        return self.page.locator(f'#users tbody tr[data-username="{username}"]')
+
+    def shows(self, username: str, status: str, *, within: float):
+        """Wait until the row reads `status` (word and data attribute); returns how long it took."""
+        from playwright.sync_api import expect
+
+        started = time.monotonic()
+        row = self.row(username)
+        expect(row).to_have_attribute("data-status", status, timeout=within * 1000)
+        expect(row.locator(".status")).to_have_text(status)
+        return time.monotonic() - started
+
+    def wait(self, seconds: float):
+        """Let time pass with the browser's events flowing (time.sleep would hold them back)."""
+        self.page.wait_for_timeout(seconds * 1000)
+
+    def screenshot(self, step: str):
+        self.shots.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(self.shots / f"{self.name}-{step}.png"), full_page=True)
+
+
+@pytest.fixture
+def open_dashboard(browser, live_api, request):
+    """Open the dashboard in a fresh browser context (its own sessionStorage), as a separate person would."""
+    contexts = []
+    shots = ARTIFACTS / request.node.name
+
+    def open_as(name: str) -> Dashboard:
+        context = browser.new_context(viewport={"width": 1100, "height": 640})
+        contexts.append(context)
+        return Dashboard(context.new_page(), live_api.base_url, name, shots).open()
+
+    yield open_as
+    for context in contexts:
+        context.close()
