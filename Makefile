@@ -27,5 +27,11 @@ run: seed
 test: install
 	$(BIN)/python -m pytest
 
+## Soak (docs/RELIABILITY.md): 500 users heartbeating, 5 admins polling, users leaving and rejoining, for
+## SOAK_SECONDS (60) against gunicorn + PostgreSQL (`<DATABASE_URL>_soak`) + Redis + a worker with beat.
+.PHONY: soak
+soak: install
+	$(BIN)/python -m tests.soak.run_soak
+
 clean:
 	rm -rf $(VENV) var staticfiles
