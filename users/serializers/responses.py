@@ -51,6 +51,6 @@ class AllUsersEntrySerializer(serializers.Serializer):
     last_name = serializers.CharField()
     online_status = serializers.ChoiceField(choices=User.OnlineStatus.values, help_text="The effective status.")
     last_seen = serializers.DateTimeField(allow_null=True)
-    email = serializers.EmailField(required=False, help_text="Staff callers only.")
+    email = serializers.EmailField(required=False, allow_blank=True, help_text="Staff callers only.")
     is_staff = serializers.BooleanField(required=False, help_text="Staff callers only.")
     is_active = serializers.BooleanField(required=False, help_text="Staff callers only.")
