@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test install migrate seed clean
+.PHONY: run test install migrate seed clean bench bench-quick wrk
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,19 @@ run: seed
 ## Run the whole test suite (SQLite and the embedded broker unless DATABASE_URL/REDIS_URL are set).
 test: install
 	$(BIN)/python -m pytest
+
+## Benchmarks (docs/BENCHMARKS.md): PostgreSQL from DATABASE_URL (the bench uses its own `<name>_bench`
+## database, created if missing), Redis from REDIS_URL; both default to the local servers.
+BENCH_OUT ?= docs
+bench: install wrk
+	$(BIN)/python -m bench --out $(BENCH_OUT)
+
+## The benchmarks' smoke run for CI: smaller sizes, shorter loads, under a minute.
+bench-quick: install wrk
+	$(BIN)/python -m bench --quick --out $(BENCH_OUT)
+
+wrk:
+	@command -v wrk >/dev/null 2>&1 || apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }
 
 ## Soak (docs/RELIABILITY.md): 500 users heartbeating, 5 admins polling, users leaving and rejoining, for
 ## SOAK_SECONDS (60) against gunicorn + PostgreSQL (`<DATABASE_URL>_soak`) + Redis + a worker with beat.

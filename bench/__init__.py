@@ -1,0 +1,1 @@
+"""The benchmark suite (`make bench`): presence paths against their baselines, on PostgreSQL, Redis and gunicorn."""

@@ -1,0 +1,105 @@
+"""`python -m bench [--quick]`: run every measurement, print the table, write the JSON, the report and the plot."""
+import argparse
+import os
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+
+@dataclass
+class Config:
+    mode: str
+    connections: int = 16  # wrk connections, each a distinct user
+    heartbeat_population: int = 10_000
+    load_seconds: float = 10
+    rounds: int = 3
+    touch_seconds_run: float = 10  # must stay inside one PRESENCE_TOUCH_SECONDS window
+    list_sizes: list = field(default_factory=lambda: [(1_000, 100), (10_000, 30), (100_000, 7)])
+    sweep_sizes: list = field(default_factory=lambda: [(10_000, 7), (100_000, 7), (1_000_000, 5)])
+    naive_sweep_max: int = 100_000
+    password_hash: str = ""
+
+
+QUICK = dict(load_seconds=2, rounds=1, touch_seconds_run=2, list_sizes=[(1_000, 20), (10_000, 3)],
+             sweep_sizes=[(10_000, 3), (100_000, 2)], naive_sweep_max=10_000)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="the CI smoke run: smaller sizes, shorter loads (< 60 s)")
+    parser.add_argument("--out", default="docs", help="where BENCHMARKS.md and benchmarks/ are written")
+    args = parser.parse_args()
+    config = Config(mode="quick", **QUICK) if args.quick else Config(mode="full")
+
+    from bench import database
+
+    url = database.bench_database_url()
+    database.create_database(url)
+    os.environ.update({
+        "DATABASE_URL": url,
+        "REDIS_URL": os.environ.get("REDIS_URL") or database.DEFAULT_REDIS_URL,
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "LOG_LEVEL": "WARNING",
+        "JWT_ACCESS_TOKEN_SECONDS": "3600",  # outlives the whole run
+    })
+    os.environ.pop("CELERY_BROKER_URL", None)
+    from bench import processes
+
+    if not processes.wrk_available():
+        raise SystemExit("wrk is not installed (apt-get install -y wrk)")
+
+    import django
+
+    django.setup()
+    from django.contrib.auth.hashers import make_password
+    from django.core.management import call_command
+
+    from bench import report, scenarios
+
+    call_command("migrate", verbosity=0)
+    config.password_hash = make_password(database.SEED_PASSWORD)  # once: every seeded user shares it
+    env = dict(os.environ)
+    started = time.monotonic()
+    results = {"mode": config.mode, "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    phases = results["phase_seconds"] = {}
+
+    def timed(name, run):
+        began = time.monotonic()
+        outcome = run()
+        phases[name] = round(time.monotonic() - began, 1)
+        print(f"bench: {name} done in {phases[name]} s", file=sys.stderr, flush=True)
+        return outcome
+
+    with scenarios.workdir() as tmp:
+        tmp = Path(tmp)
+        user_ids, tokens = timed("seed", lambda: scenarios.load_population(config, tmp))
+        results["heartbeat"], results["memory"] = timed(
+            "heartbeat", lambda: scenarios.heartbeat_and_memory(config, env, tmp, tokens))
+        results["write_amplification"] = timed(
+            "writes", lambda: scenarios.write_amplification(config, env, user_ids, tokens))
+    results["all_users"] = timed("all_users", lambda: scenarios.all_users_list(config))
+    results["sweep"] = timed("sweep", lambda: scenarios.sweep(config))
+    results["machine"] = {
+        "cpus": os.cpu_count(), "python": platform.python_version(), "load_average_at_end": os.getloadavg(),
+        "postgres": _postgres_version(), "gunicorn_workers": processes.WORKERS,
+    }
+    results["seconds"] = round(time.monotonic() - started, 1)
+    results["config"] = {k: v for k, v in asdict(config).items() if k != "password_hash"}
+    print(report.table(results))
+    report.write(results, Path(args.out))
+    return 0
+
+
+def _postgres_version() -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        return cursor.fetchone()[0]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
