@@ -69,8 +69,9 @@ def check_and_mark_offline_users() -> int:
     lockable = User.objects.filter(stale).select_for_update(skip_locked=True).values("pk")
     with transaction.atomic(savepoint=False):  # FOR UPDATE needs a transaction; still one statement
         marked_ids = _update_returning_ids(User.objects.filter(stale, pk__in=lockable), online_status=OFFLINE)
+    cutoff_text = cutoff.isoformat()  # once, not once per user: a sweep can mark thousands
     for user_id in marked_ids:
-        logger.info("presence user_id=%s status=offline reason=timeout cutoff=%s", user_id, cutoff.isoformat())
+        logger.info("presence user_id=%s status=offline reason=timeout cutoff=%s", user_id, cutoff_text)
     return len(marked_ids)
 
 
