@@ -1,5 +1,6 @@
 """Fixtures for the race suites: many threads at once, each on its own database connection."""
 import threading
+import time
 import traceback
 
 import pytest
@@ -38,3 +39,31 @@ def run_together():
         return errors
 
     return run_all
+
+
+def _deadlocks_so_far() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")  # read the counters as they are now, not cached
+        cursor.execute("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
+@pytest.fixture(autouse=True)
+def no_deadlocks(request):
+    """On PostgreSQL, the server's own deadlock counter for this database must not move during a race test.
+
+    A deadlock also surfaces as an error in a thread; the counter catches one that a retry hid.
+    Each thread closes its connection at the end, and a backend flushes its counters as it exits.
+    """
+    if "transactional_db" not in request.fixturenames or connection.vendor != "postgresql":
+        yield
+        return
+    request.getfixturevalue("transactional_db")
+    before = _deadlocks_so_far()
+    yield
+    deadline = time.monotonic() + 1
+    after = _deadlocks_so_far()
+    while after == before and time.monotonic() < deadline:  # give exiting backends a moment to flush
+        time.sleep(0.2)
+        after = _deadlocks_so_far()
+    assert after == before, f"PostgreSQL counted {after - before} deadlock(s) during the test"
