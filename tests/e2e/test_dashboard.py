@@ -107,8 +107,9 @@ def test_3_a_closed_page_goes_offline_after_the_timeout_because_beat_marks_it(st
     assert time.monotonic() - last_heartbeat >= TIMEOUT_SECONDS
 
     # The stored row says offline too, written by the worker's sweep, not only read as stale.
-    wait_until(lambda: presence_row("alice")[1] == "offline", timeout=SWEEP_SECONDS + 5,
-               describe=celery_worker_beat.describe)
+    # (Nothing else writes it now that the tab is gone; the wait is long because a busy machine
+    # may delay the worker well past its one-second schedule.)
+    wait_until(lambda: presence_row("alice")[1] == "offline", describe=celery_worker_beat.describe)
     assert "reason=timeout" in celery_worker_beat.log()
     assert staff.page.locator("#counts").inner_text() == "1 online of 4 users"
     staff.screenshot("alice-timed-out")
