@@ -18,7 +18,6 @@ import pytest
 from django.db import connection
 
 from tests.live.conftest import (  # noqa: F401 - fixtures and the report hook, shared with the live suites
-    celery_worker_beat,
     free_port,
     live_env,
     pytest_runtest_makereport,

@@ -2,12 +2,13 @@
 new worker completes the sweep, and a duplicate sweep on top is harmless."""
 import os
 import signal
+import uuid
 from datetime import timedelta
 
 import psycopg
 from django.db import connection
 
-from tests.live.conftest import wait_until
+from tests.live.conftest import procfile_command, wait_until
 from users.models import SweepRecord, User
 from users.services import presence_time
 from users.services.simple_online_status import check_and_mark_offline_users
@@ -29,18 +30,20 @@ def online_count(ids) -> int:
     return User.objects.filter(pk__in=ids, online_status="online").count()
 
 
-def test_a_worker_killed_mid_sweep_leaves_nothing_half_done_and_the_next_tick_completes_it(
-    on_postgres, start_process, celery_worker_beat
-):
+def start_worker(start_process, name: str):
+    """The Procfile's `worker --beat`, under a node name of its own."""
+    return start_process(name, procfile_command("worker") + ["--hostname", f"{name}-{uuid.uuid4().hex[:8]}@%h"])
+
+
+def test_a_worker_killed_mid_sweep_leaves_nothing_half_done_and_the_next_tick_completes_it(on_postgres, start_process):
     long_ago = presence_time.now() - timedelta(hours=1)
     User.objects.bulk_create(User(username=f"stale{n}", online_status="online", last_seen=long_ago) for n in range(STALE_USERS))
     stale = list(User.objects.filter(username__startswith="stale").values_list("id", flat=True))
-    worker = celery_worker_beat
-
-    # Hold the table so the worker's sweep blocks inside its UPDATE: it is then, provably, mid-sweep.
+    # Hold the table before the worker starts, so no sweep can complete and the first one blocks inside
+    # its UPDATE: it is then, provably, mid-sweep.
     with psycopg.connect(libpq_dsn(connection.settings_dict), autocommit=False) as holder:
         holder.execute("LOCK TABLE users IN EXCLUSIVE MODE")
-        # The pending lock is requested by the UPDATE itself; the worker starts, beat sends the sweep.
+        worker = start_worker(start_process, "worker")
         with psycopg.connect(libpq_dsn(connection.settings_dict), autocommit=True) as observer:
             waiting = wait_until(lambda: observer.execute(SWEEP_WAITING_SQL).fetchall(), describe=worker.describe)
             os.killpg(worker.popen.pid, signal.SIGKILL)
@@ -57,7 +60,7 @@ def test_a_worker_killed_mid_sweep_leaves_nothing_half_done_and_the_next_tick_co
     assert not SweepRecord.objects.exists()
 
     # A new worker with beat: its first tick completes the sweep.
-    restarted = start_process("worker-restarted", worker.argv[:-2] + ["--hostname", f"restarted-{os.getpid()}@%h"])
+    restarted = start_worker(start_process, "worker-restarted")
     wait_until(lambda: online_count(stale) == 0, describe=restarted.describe)
     wait_until(lambda: SweepRecord.objects.filter(marked_offline_total__gte=STALE_USERS).exists(), describe=restarted.describe)
     # A duplicate sweep (a redelivered message, a second beat) finds nothing left to do.

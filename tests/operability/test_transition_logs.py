@@ -10,7 +10,8 @@ LOGGER = "users.services.simple_online_status"
 
 
 def transitions(caplog) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == LOGGER and r.getMessage().startswith("presence ")]
+    """The per-user lines (the sweep also writes one summary line, `presence sweep marked_offline=N`)."""
+    return [r.getMessage() for r in caplog.records if r.name == LOGGER and r.getMessage().startswith("presence user_id=")]
 
 
 def test_logout_logs_the_user_id_and_reason(client_for, user, caplog):

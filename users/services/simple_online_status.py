@@ -72,6 +72,8 @@ def check_and_mark_offline_users() -> int:
     cutoff_text = cutoff.isoformat()  # once, not once per user: a sweep can mark thousands
     for user_id in marked_ids:
         logger.info("presence user_id=%s status=offline reason=timeout cutoff=%s", user_id, cutoff_text)
+    if marked_ids:  # and one summary line per sweep, which operators grep for
+        logger.info("presence sweep marked_offline=%s reason=timeout cutoff=%s", len(marked_ids), cutoff_text)
     return len(marked_ids)
 
 
