@@ -1,4 +1,5 @@
 """Login rate limits per IP and per username (DRF throttles) that keep working, per process, when Redis is down."""
+import hashlib
 import logging
 
 from django.core.cache import cache as default_cache
@@ -62,5 +63,6 @@ class LoginUsernameRateThrottle(FailSoftRateThrottle):
         username = data.get("username") if isinstance(data, dict) else None
         if not isinstance(username, str) or not username:
             return None  # the serializer answers 400; the IP limit still counts the attempt
-        # Case-folded and length-bounded, so "Alice" and "ALICE" share one budget and keys stay short.
-        return self.cache_format % {"scope": self.scope, "ident": username.casefold()[:150]}
+        # Case-folded, so "Alice" and "ALICE" share one budget; hashed, so any input makes a short, safe key.
+        ident = hashlib.sha256(username.casefold().encode("utf-8", "surrogatepass")).hexdigest()
+        return self.cache_format % {"scope": self.scope, "ident": ident}
