@@ -105,7 +105,8 @@ if REDIS_URL:
     # callers fall back (revocations to the database, throttles to a per-process count).
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's RedisCache, minus the redis-py client it builds on every call (docs/BENCHMARKS.md).
+            "BACKEND": "offchat_backend.redis_cache.ReusedClientRedisCache",
             "LOCATION": REDIS_URL,
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
