@@ -1,6 +1,6 @@
 """Refreshes last_seen on authenticated requests, at most once per user per PRESENCE_TOUCH_SECONDS."""
-from users.services import presence_time
-from users.services.simple_online_status import update_user_last_seen
+from users.services import presence_time, session_revocation
+from users.services.simple_online_status import touch_presence_session, update_user_last_seen
 
 
 class PresenceTouchMiddleware:
@@ -21,4 +21,8 @@ class PresenceTouchMiddleware:
             written_at = update_user_last_seen(user.pk)
             if written_at is not None:
                 user.last_seen = written_at
+                # A JWT request is activity of one session (device) too; the admin site's cookie session is not one.
+                token = getattr(request, "auth", None)
+                if token is not None:
+                    touch_presence_session(session_revocation.session_id(token))
         return response

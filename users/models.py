@@ -1,4 +1,4 @@
-"""The User model (table `users`) with its stored presence fields."""
+"""The User model (table `users`) with its derived presence fields, one PresenceSession per device or tab, and presence bookkeeping."""
 from datetime import datetime, timezone
 
 from django.contrib.auth.models import AbstractUser
@@ -17,18 +17,29 @@ def last_seen_or_never() -> Coalesce:
 class User(AbstractUser):
     class OnlineStatus(models.TextChoices):
         ONLINE = "online", "Online"
+        AWAY = "away", "Away"
         OFFLINE = "offline", "Offline"
 
+    # Derived from the user's presence sessions at every write (users/services/simple_online_status.py);
+    # reads still apply the timeout to it (users/services/presence_status.py).
     online_status = models.CharField(
         max_length=7, choices=OnlineStatus.choices, default=OnlineStatus.OFFLINE
     )
     last_seen = models.DateTimeField(null=True, blank=True)
+    # The latest heartbeat of a session in the `active` state: online needs it fresh, away does not.
+    last_active = models.DateTimeField(null=True, blank=True)
+    # Set while the user hides their presence; others then see them offline, last seen at this time.
+    invisible_since = models.DateTimeField(null=True, blank=True)
+    # Positions in the presence change sequence (users/services/presence_cursor.py): the last change
+    # staff can see, and the last change everyone else can see.
+    presence_change = models.BigIntegerField(default=0)
+    visible_change = models.BigIntegerField(default=0)
 
     class Meta:
         db_table = "users"
         indexes = [
-            # Serves the sweep: only online rows are indexed, so its cost follows the
-            # number of online users, not the size of the table. The expression makes
+            # Serves the sweep and the feed's timeouts: only online and away rows are indexed,
+            # so its cost follows the number of present users, not the size of the table. The expression makes
             # "silent since the cutoff, or never seen" one index range, and ANALYZE keeps
             # statistics of it over online rows only: on `last_seen` itself the planner
             # judged from every row (mostly long-gone offline users), guessed that most
@@ -36,8 +47,15 @@ class User(AbstractUser):
             models.Index(
                 last_seen_or_never(),
                 name="users_online_last_seen_idx",
+                condition=models.Q(online_status__in=["online", "away"]),
+            ),
+            models.Index(
+                fields=["last_active"],
+                name="users_online_last_active_idx",
                 condition=models.Q(online_status="online"),
             ),
+            models.Index(fields=["presence_change"], name="users_presence_change_idx"),
+            models.Index(fields=["visible_change"], name="users_visible_change_idx"),
         ]
 
     def __str__(self) -> str:
@@ -68,3 +86,37 @@ class SweepRecord(models.Model):
 
     class Meta:
         db_table = "presence_sweep_record"
+class PresenceSession(models.Model):
+    """One login (a device or a tab), keyed by the refresh-token family's `sid`; it survives token rotation."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active", "Active"
+        IDLE = "idle", "Idle"
+
+    class EndReason(models.TextChoices):
+        NONE = "", "Open"
+        LOGOUT = "logout", "Logout"
+        LOGOUT_ALL = "logout_all", "Logout everywhere"
+        TIMEOUT = "timeout", "Timed out"
+        DEACTIVATED = "deactivated", "Account deactivated"
+
+    sid = models.CharField(primary_key=True, max_length=64)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="presence_sessions")
+    device_id = models.CharField(max_length=64, blank=True, default="")
+    state = models.CharField(max_length=6, choices=State.choices, default=State.ACTIVE)
+    started_at = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=12, choices=EndReason.choices, blank=True, default="")
+
+    class Meta:
+        db_table = "presence_sessions"
+        indexes = [
+            # The sweep's scan: open sessions by age.
+            models.Index(fields=["last_seen"], name="psession_open_last_seen_idx", condition=models.Q(ended_at__isnull=True)),
+            # The retention delete: ended sessions by end time.
+            models.Index(fields=["ended_at"], name="psession_ended_at_idx", condition=models.Q(ended_at__isnull=False)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.sid}"

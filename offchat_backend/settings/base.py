@@ -136,6 +136,9 @@ SESSION_LIVE_CACHE_SECONDS = env.int("SESSION_LIVE_CACHE_SECONDS", default=300)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=65536)
 LOGIN_THROTTLE_IP_RATE = env.str("LOGIN_THROTTLE_IP_RATE", default="60/min")
 LOGIN_THROTTLE_USERNAME_RATE = env.str("LOGIN_THROTTLE_USERNAME_RATE", default="10/min")
+PRESENCE_IDLE_SECONDS = env.int("PRESENCE_IDLE_SECONDS", default=300)
+# Keep ended sessions at least as long as a refresh token lives, so logout-all still finds them.
+PRESENCE_SESSION_RETENTION_SECONDS = env.int("PRESENCE_SESSION_RETENTION_SECONDS", default=7 * 86400)
 
 # --- REST framework and JWT -----------------------------------------------
 REST_FRAMEWORK = {

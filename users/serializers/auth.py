@@ -16,10 +16,12 @@ class LoginSerializer(TokenObtainSerializer):
 
     token_class = RefreshToken
     default_error_messages = {"no_active_account": _("Invalid username or password.")}
+    # An optional label for the device or tab; the session itself is keyed by the token's `sid`.
+    device_id = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
 
     def validate(self, attrs):
         super().validate(attrs)  # raises AuthenticationFailed (401), same body for unknown users
-        return {}
+        return {"device_id": attrs.get("device_id", "")}
 
 
 class LogoutSerializer(serializers.Serializer):

@@ -23,6 +23,9 @@ class PresenceSettingsSerializer(serializers.Serializer):
     heartbeat_seconds = serializers.IntegerField(help_text="Send POST /api/users/heartbeat/ this often.")
     refresh_seconds = serializers.IntegerField(help_text="Poll GET /api/users/all-users/ this often.")
     timeout_seconds = serializers.IntegerField(help_text="Silence after which a user reads as offline.")
+    idle_seconds = serializers.IntegerField(
+        help_text="Without keyboard or pointer input for this long, send heartbeats with state `idle`."
+    )
 
 
 class LoginResponseSerializer(serializers.Serializer):
@@ -34,7 +37,13 @@ class LoginResponseSerializer(serializers.Serializer):
 
 class LogoutResponseSerializer(serializers.Serializer):
     detail = serializers.CharField()
-    online_status = serializers.ChoiceField(choices=User.OnlineStatus.values)
+    online_status = serializers.ChoiceField(
+        choices=User.OnlineStatus.values, help_text="The caller's status now: still online or away while another device is."
+    )
+
+
+class LogoutAllResponseSerializer(LogoutResponseSerializer):
+    sessions_ended = serializers.IntegerField(help_text="How many open or timed-out sessions were ended.")
 
 
 class HeartbeatResponseSerializer(serializers.Serializer):
@@ -49,8 +58,41 @@ class AllUsersEntrySerializer(serializers.Serializer):
     username = serializers.CharField()
     first_name = serializers.CharField()
     last_name = serializers.CharField()
-    online_status = serializers.ChoiceField(choices=User.OnlineStatus.values, help_text="The effective status.")
-    last_seen = serializers.DateTimeField(allow_null=True)
+    online_status = serializers.ChoiceField(
+        choices=User.OnlineStatus.values,
+        help_text="The status the caller may see: `online` (a device in use), `away` (devices connected but idle), "
+        "`offline`. An invisible user reads `offline` to everyone but staff.",
+    )
+    last_seen = serializers.DateTimeField(
+        allow_null=True, help_text="Last heartbeat or activity; for an invisible user (non-staff callers), when they went invisible."
+    )
     email = serializers.EmailField(required=False, allow_blank=True, help_text="Staff callers only.")
     is_staff = serializers.BooleanField(required=False, help_text="Staff callers only.")
     is_active = serializers.BooleanField(required=False, help_text="Staff callers only.")
+    invisible = serializers.BooleanField(
+        required=False, help_text="Staff callers only: the user hides their presence from others (staff see the real status)."
+    )
+
+
+class PresenceFeedSerializer(serializers.Serializer):
+    """GET /api/users/presence/: changes since a cursor (or everyone, without one) and the cursor to ask with next."""
+
+    cursor = serializers.CharField(help_text="Opaque; pass as `since` on the next call.")
+    full = serializers.BooleanField(help_text="True when `users` is everyone (no `since` given).")
+    users = AllUsersEntrySerializer(many=True, help_text="Entries in the all-users shape; apply them over what you hold.")
+
+
+class PresenceSessionEntrySerializer(serializers.Serializer):
+    device_id = serializers.CharField(help_text="The label the device sent at login (may be empty).")
+    state = serializers.ChoiceField(choices=["active", "idle"])
+    started_at = serializers.DateTimeField()
+    last_seen = serializers.DateTimeField()
+    current = serializers.BooleanField(help_text="This is the session of the token making the request.")
+
+
+class OwnPresenceSerializer(serializers.Serializer):
+    """GET/PATCH /api/users/me/presence/: the caller's real status, invisible flag and open sessions."""
+
+    online_status = serializers.ChoiceField(choices=User.OnlineStatus.values)
+    invisible = serializers.BooleanField()
+    sessions = PresenceSessionEntrySerializer(many=True)

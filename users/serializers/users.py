@@ -2,7 +2,8 @@
 from django.contrib.auth import password_validation
 from rest_framework import serializers
 
-from users.models import User
+from users.models import PresenceSession, User
+from users.services.presence_cursor import Cursor, InvalidCursor
 from users.services.presence_selectors import effective_status
 
 
@@ -61,7 +62,27 @@ class AdminUserSerializer(serializers.ModelSerializer):
 
 
 class HeartbeatSerializer(serializers.Serializer):
-    """The heartbeat takes no fields yet; a body, if sent, must be a JSON object."""
+    """An optional `state`: `active` (the default) while the user is at the device, `idle` after PRESENCE_IDLE_SECONDS without input."""
+
+    state = serializers.ChoiceField(choices=PresenceSession.State.values, required=False, default=PresenceSession.State.ACTIVE)
+
+
+class PresenceVisibilitySerializer(serializers.Serializer):
+    """PATCH body of the caller's presence: `invisible` hides their status from everyone but staff."""
+
+    invisible = serializers.BooleanField(required=True)
+
+
+class PresenceFeedQuerySerializer(serializers.Serializer):
+    """Query of the presence feed: `since`, a cursor from an earlier answer; without it, everyone."""
+
+    since = serializers.CharField(required=False, max_length=2048)
+
+    def validate_since(self, value: str) -> Cursor:
+        try:
+            return Cursor.parse(value)
+        except InvalidCursor:
+            raise serializers.ValidationError("Not a presence cursor from this server.", code="invalid")
 
 
 class AllUsersQuerySerializer(serializers.Serializer):

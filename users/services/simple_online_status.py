@@ -1,86 +1,281 @@
-"""Every write to presence fields; each is one conditional UPDATE, so concurrent writers never lose one."""
+"""Every write to presence: the sessions (one per device or tab) and the user row's derived columns.
+
+Each function is one or a few conditional, set-based statements in one transaction; none reads a
+value into Python to write it back, so concurrent writers never lose one. Lock order is always
+sessions first, then the user row, so two writers never wait on each other in a cycle; the sweep
+never waits at all (SKIP LOCKED).
+"""
 import logging
 from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import connections, transaction
-from django.db.models import Q
-from django.db.models.lookups import LessThan
+from django.db.models import Case, DateTimeField, F, Q, Subquery, Value, When
+from django.db.models.lookups import Exact, LessThan
 from django.db.models.sql import UpdateQuery
 
-from users.models import User, last_seen_or_never
+from users.models import PresenceSession, User, last_seen_or_never
 from users.services import presence_time
+from users.services.presence_cursor import change_position
+from users.services.presence_status import (
+    derived_status_expression,
+    row_columns,
+    row_status_expression,
+    unchanged_for_readers,
+)
 
 logger = logging.getLogger(__name__)
 ONLINE = User.OnlineStatus.ONLINE
+AWAY = User.OnlineStatus.AWAY
 OFFLINE = User.OnlineStatus.OFFLINE
+ACTIVE = PresenceSession.State.ACTIVE
+TIMEOUT = PresenceSession.EndReason.TIMEOUT
+# A session the sweep timed out comes back with its next heartbeat; one ended by a logout never does.
+REOPENABLE = Q(ended_at__isnull=True) | Q(end_reason=TIMEOUT)
+
+
+def _moment(at: datetime | None) -> Value:
+    return Value(at, output_field=DateTimeField())
+
+
+def _positions(new: dict, at: datetime, *, always: bool = False) -> dict:
+    """SET clauses giving the row a new place in the change sequence, unless no reader can tell the difference.
+
+    Staff see every change; everyone else only changes of users who are not invisible.
+    """
+    position = change_position()
+    if always:
+        return {"presence_change": position, "visible_change": position}
+    unchanged = unchanged_for_readers(row_columns(), new, at)
+    return {
+        "presence_change": Case(When(unchanged, then=F("presence_change")), default=position),
+        "visible_change": Case(
+            When(unchanged | Q(invisible_since__isnull=False), then=F("visible_change")), default=position
+        ),
+    }
+
+
+def _online_now(at: datetime) -> dict:
+    """SET clauses for a user who has just been seen active: online as of `at`."""
+    new = {"status": Value(ONLINE), "last_seen": _moment(at), "last_active": _moment(at)}
+    # The new values come first: an UPDATE's SET clauses all read the row as it was before it.
+    return {**_positions(new, at), "online_status": ONLINE, "last_seen": at, "last_active": at}
+
+
+def _lock_user_row(user_id: int) -> None:
+    """Hold the user row until commit, so the derived columns are recomputed from a current view of the sessions."""
+    # Under READ COMMITTED a statement sees the sessions as of its start: without this lock, a
+    # recompute racing another device's heartbeat could write back an older picture of them.
+    list(User.objects.select_for_update().filter(pk=user_id).values_list("pk", flat=True))
+
+
+def _recompute_user(user_id: int, at: datetime) -> list[tuple[int, str]]:
+    """Derive status, last_seen and last_active from the user's open sessions (call under _lock_user_row)."""
+    open_sessions = PresenceSession.objects.filter(user_id=user_id, ended_at__isnull=True).order_by("-last_seen")
+    seen = Subquery(open_sessions.values("last_seen")[:1], output_field=DateTimeField())
+    active = Subquery(open_sessions.filter(state=ACTIVE).values("last_seen")[:1], output_field=DateTimeField())
+    status = derived_status_expression(seen, active, at)
+    # With no fresh session left the user is offline, last seen now (as a logout always was).
+    last_seen = Case(When(Exact(status, OFFLINE), then=_moment(at)), default=seen)
+    new = {"status": status, "last_seen": last_seen, "last_active": active}
+    return _update_returning(
+        User.objects.filter(pk=user_id),
+        **_positions(new, at), online_status=status, last_seen=last_seen, last_active=active,
+    )
+
+
+# --- user-level writes ------------------------------------------------------------
 
 
 def mark_user_online(user_id: int) -> datetime | None:
     """Mark an active user online as of now; returns the time written, or None if no such active user."""
     at = presence_time.now()
-    updated = User.objects.filter(pk=user_id, is_active=True).update(online_status=ONLINE, last_seen=at)
+    updated = User.objects.filter(pk=user_id, is_active=True).update(**_online_now(at))
     return at if updated else None
 
 
 def mark_user_offline(user_id: int, *, reason: str = "logout") -> datetime | None:
     """Mark a user offline as of now; returns the time written, or None if no such user."""
     at = presence_time.now()
-    updated = User.objects.filter(pk=user_id).update(online_status=OFFLINE, last_seen=at)
+    new = {"status": Value(OFFLINE), "last_seen": _moment(at), "last_active": _moment(None)}
+    updated = User.objects.filter(pk=user_id).update(
+        **_positions(new, at), online_status=OFFLINE, last_seen=at, last_active=None
+    )
     if updated:
         logger.info("presence user_id=%s status=offline reason=%s", user_id, reason)
     return at if updated else None
 
 
 def mark_users_offline(user_ids: Iterable[int], *, reason: str) -> int:
-    """Mark offline those of the given users who are stored online, in one UPDATE; returns how many changed."""
+    """Mark offline those of the given users who are stored online or away, in one UPDATE; returns how many changed."""
     # last_seen stays: it is the user's last activity, and an operator's click is not theirs.
     # A lazy queryset of ids becomes a subquery, so the whole selection is still one statement.
-    marked_ids = _update_returning_ids(User.objects.filter(pk__in=user_ids, online_status=ONLINE), online_status=OFFLINE)
-    for user_id in marked_ids:
+    at = presence_time.now()
+    rows = _update_returning(
+        User.objects.filter(pk__in=user_ids, online_status__in=[ONLINE, AWAY]),
+        online_status=OFFLINE, **_positions({}, at, always=True),
+    )
+    for user_id, _ in rows:
         logger.info("presence user_id=%s status=offline reason=%s", user_id, reason)
-    return len(marked_ids)
+    return len(rows)
 
 
 def update_user_last_seen(user_id: int) -> datetime | None:
     """Refresh last_seen unless it is already fresher than PRESENCE_TOUCH_SECONDS; never touches status."""
     at = presence_time.now()
+    new = {"status": F("online_status"), "last_seen": _moment(at), "last_active": F("last_active")}
     # The freshness test lives in the WHERE clause, so two processes racing to touch
     # the same user write once, and last_seen never moves backwards.
     updated = (
         User.objects.filter(pk=user_id)
         .filter(Q(last_seen__isnull=True) | Q(last_seen__lt=presence_time.touch_cutoff(at)))
-        .update(last_seen=at)
+        .update(**_positions(new, at), last_seen=at)
     )
     return at if updated else None
 
 
+def set_user_invisible(user_id: int, invisible: bool) -> bool:
+    """Hide or show the user's presence to non-staff; returns whether anything changed."""
+    at = presence_time.now()
+    # Conditional on the current flag, so a repeated request writes nothing and moves no cursor.
+    rows = User.objects.filter(pk=user_id, invisible_since__isnull=invisible)
+    return bool(rows.update(invisible_since=at if invisible else None, **_positions({}, at, always=True)))
+
+
+# --- session writes ---------------------------------------------------------------
+
+
+def start_presence_session(user_id: int, sid: str, *, device_id: str = "") -> datetime | None:
+    """A login: open a session for this device and mark the user online; None if no such active user."""
+    with transaction.atomic():
+        at = presence_time.now()
+        PresenceSession.objects.create(
+            sid=sid, user_id=user_id, device_id=device_id, state=ACTIVE, started_at=at, last_seen=at
+        )
+        updated = User.objects.filter(pk=user_id, is_active=True).update(**_online_now(at))
+        if not updated:
+            transaction.set_rollback(True)
+    return at if updated else None
+
+
+def refresh_presence_session(user_id: int, sid: str, *, state: str = ACTIVE) -> datetime | None:
+    """A heartbeat: the session is alive in `state`; returns the time written, or None if it was logged out."""
+    with transaction.atomic():
+        at = presence_time.now()
+        sessions = PresenceSession.objects.filter(sid=sid, user_id=user_id)
+        fields = {"last_seen": at, "state": state, "ended_at": None, "end_reason": ""}
+        # The condition is re-checked under the row lock: a logout that commits first makes this
+        # match nothing (the caller answers 401); one that commits after ends the session anyway.
+        if not sessions.filter(REOPENABLE).update(**fields):
+            # No row: a token from before sessions existed, or a timed-out session already deleted.
+            # Insert it if absent; a row a logout left behind stays ended and still matches nothing.
+            PresenceSession.objects.bulk_create(
+                [PresenceSession(sid=sid, user_id=user_id, started_at=at, last_seen=at)], ignore_conflicts=True
+            )
+            if not sessions.filter(REOPENABLE).update(**fields):
+                return None
+        if state == ACTIVE:
+            # Raising every column to `now` commutes with any other writer: no lock needed.
+            User.objects.filter(pk=user_id, is_active=True).update(**_online_now(at))
+        else:
+            # Going idle may lower last_active to another device's value: recompute under the lock.
+            _lock_user_row(user_id)
+            _recompute_user(user_id, at)
+    return at
+
+
+def touch_presence_session(sid: str) -> datetime | None:
+    """Activity on an open session: refresh its last_seen at most once per PRESENCE_TOUCH_SECONDS."""
+    at = presence_time.now()
+    updated = PresenceSession.objects.filter(
+        sid=sid, ended_at__isnull=True, last_seen__lt=presence_time.touch_cutoff(at)
+    ).update(last_seen=at)
+    return at if updated else None
+
+
+def end_presence_session(user_id: int, sid: str, *, reason: str) -> datetime:
+    """Logout of one device: end its session; the user stays online or away while another one is fresh."""
+    with transaction.atomic():
+        at = presence_time.now()
+        ended = PresenceSession.objects.filter(sid=sid, user_id=user_id).filter(REOPENABLE)
+        if not ended.update(ended_at=at, end_reason=reason):
+            # A session with no row yet (a token from before sessions existed): leave an ended row,
+            # so a heartbeat racing this logout cannot open it.
+            PresenceSession.objects.bulk_create(
+                [PresenceSession(sid=sid, user_id=user_id, started_at=at, last_seen=at, ended_at=at, end_reason=reason)],
+                ignore_conflicts=True,
+            )
+        _lock_user_row(user_id)
+        for _, status in _recompute_user(user_id, at):
+            logger.info("presence user_id=%s status=%s reason=%s", user_id, status, reason)
+    return at
+
+
+def end_all_presence_sessions(user_id: int, *, reason: str) -> int:
+    """Logout everywhere (or deactivation): end every session and mark the user offline; returns how many ended."""
+    with transaction.atomic():
+        at = presence_time.now()
+        sessions = PresenceSession.objects.filter(user_id=user_id).filter(REOPENABLE)
+        # Locked in one order, so two of these for the same user queue instead of deadlocking.
+        list(sessions.select_for_update().order_by("sid").values_list("sid", flat=True))
+        ended = sessions.update(ended_at=at, end_reason=reason)
+        _lock_user_row(user_id)
+        new = {"status": Value(OFFLINE), "last_seen": _moment(at), "last_active": _moment(None)}
+        User.objects.filter(pk=user_id).update(
+            **_positions(new, at), online_status=OFFLINE, last_seen=at, last_active=None
+        )
+    logger.info("presence user_id=%s status=offline reason=%s sessions_ended=%s", user_id, reason, ended)
+    return ended
+
+
+# --- the sweep ------------------------------------------------------------------
+
+
 def check_and_mark_offline_users() -> int:
-    """Mark offline every online user silent for PRESENCE_TIMEOUT_SECONDS, in one statement; returns how many."""
-    cutoff = presence_time.offline_cutoff()
-    # Silent since the cutoff or never seen, written as the sweep index's expression so it is one index range.
-    stale = Q(Q(online_status=ONLINE), LessThan(last_seen_or_never(), cutoff))
-    # One UPDATE, no read first: on PostgreSQL a heartbeat that commits while this runs
-    # makes the row fail the re-checked WHERE (last_seen is fresh), so it stays online.
-    # Two sweeps at once would lock rows in different orders (each scans the table as its
-    # own snapshot sees it) and deadlock, so a sweep only takes the rows it can lock right
-    # away (FOR UPDATE SKIP LOCKED): rows another sweep holds are that sweep's job, rows a
-    # heartbeat holds are about to be fresh. SQLite ignores the lock clause.
-    lockable = User.objects.filter(stale).select_for_update(skip_locked=True).values("pk")
+    """The sweep: time out silent sessions, move users whose status lapsed, delete old sessions; returns users changed."""
+    at = presence_time.now()
+    cutoff = presence_time.offline_cutoff(at)
+    # Each statement takes only rows it can lock at once (FOR UPDATE SKIP LOCKED): two sweeps
+    # would otherwise lock rows in different orders and deadlock, and a row a heartbeat holds is
+    # about to be fresh anyway. The WHERE is re-checked on the locked row, so a heartbeat that
+    # committed first keeps its session open and its user online. SQLite ignores the lock clause.
+    stale_sessions = PresenceSession.objects.filter(ended_at__isnull=True, last_seen__lt=cutoff)
+    with transaction.atomic(savepoint=False):
+        timed_out = stale_sessions.filter(
+            sid__in=stale_sessions.select_for_update(skip_locked=True).values("sid")
+        ).update(ended_at=at, end_reason=TIMEOUT)
+
+    # Users whose stored status no longer holds: present (online or away) and silent since the
+    # cutoff or never seen, written as the sweep index's expression so it is one index range; or
+    # online with no fresh active heartbeat (an idle device still beating), from the second index.
+    lapsed = Q(Q(online_status__in=[ONLINE, AWAY]), LessThan(last_seen_or_never(), cutoff)) | Q(
+        online_status=ONLINE, last_active__lt=cutoff
+    )
+    status = row_status_expression(at)
+    new = {"status": status, "last_seen": F("last_seen"), "last_active": F("last_active")}
     with transaction.atomic(savepoint=False):  # FOR UPDATE needs a transaction; still one statement
-        marked_ids = _update_returning_ids(User.objects.filter(stale, pk__in=lockable), online_status=OFFLINE)
-    cutoff_text = cutoff.isoformat()  # once, not once per user: a sweep can mark thousands
-    for user_id in marked_ids:
-        logger.info("presence user_id=%s status=offline reason=timeout cutoff=%s", user_id, cutoff_text)
-    if marked_ids:  # and one summary line per sweep, which operators grep for
-        logger.info("presence sweep marked_offline=%s reason=timeout cutoff=%s", len(marked_ids), cutoff_text)
-    return len(marked_ids)
+        moved = _update_returning(
+            User.objects.filter(lapsed, pk__in=User.objects.filter(lapsed).select_for_update(skip_locked=True).values("pk")),
+            **_positions(new, at), online_status=status,
+        )
+
+    deleted, _ = PresenceSession.objects.filter(ended_at__lt=presence_time.retention_cutoff(at)).delete()
+    cutoff_text = cutoff.isoformat()  # once, not once per user: a sweep can move thousands
+    for user_id, new_status in moved:
+        logger.info("presence user_id=%s status=%s reason=timeout cutoff=%s", user_id, new_status, cutoff_text)
+    offline = sum(new_status == OFFLINE for _, new_status in moved)
+    if moved or timed_out or deleted:  # and one summary line per sweep, which operators grep for
+        logger.info(
+            "presence sweep marked_offline=%s marked_away=%s sessions_timed_out=%s sessions_deleted=%s reason=timeout cutoff=%s",
+            offline, len(moved) - offline, timed_out, deleted, cutoff_text,
+        )
+    return len(moved)
 
 
-def _update_returning_ids(queryset, **values) -> list[int]:
-    """queryset.update(**values) as the very same single statement, plus RETURNING the ids it changed.
+def _update_returning(queryset, **values) -> list[tuple[int, str]]:
+    """queryset.update(**values) as the very same single statement, plus RETURNING each changed row's id and new status.
 
-    The ids feed one log line per status transition; reading them first would be a second
+    The rows feed one log line per status transition; reading them first would be a second
     statement and reopen the race the single UPDATE closes.
     """
     query = queryset.query.chain(UpdateQuery)
@@ -90,6 +285,7 @@ def _update_returning_ids(queryset, **values) -> list[int]:
         return []
     connection = connections[queryset.db]
     quote = connection.ops.quote_name
+    table = quote(User._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(f"{sql} RETURNING {quote(User._meta.db_table)}.{quote(User._meta.pk.column)}", params)
-        return [row[0] for row in cursor.fetchall()]
+        cursor.execute(f"{sql} RETURNING {table}.{quote(User._meta.pk.column)}, {table}.{quote('online_status')}", params)
+        return [(row[0], row[1]) for row in cursor.fetchall()]

@@ -13,9 +13,12 @@ ERROR_REF = "#/components/schemas/Error"
 OPERATIONS = {
     "/api/users/login/": {"post"},
     "/api/users/logout/": {"post"},
+    "/api/users/logout-all/": {"post"},
     "/api/users/token/refresh/": {"post"},
     "/api/users/heartbeat/": {"post"},
     "/api/users/me/": {"get"},
+    "/api/users/me/presence/": {"get", "patch"},
+    "/api/users/presence/": {"get"},
     "/api/users/all-users/": {"get"},
     "/api/users/admin/users/": {"get", "post"},
     "/api/users/admin/users/{id}/": {"get", "put", "patch"},
@@ -82,7 +85,26 @@ def test_the_login_answer_documents_the_presence_intervals(schema):
     assert login["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/LoginResponse"}
     assert set(login) >= {"200", "400", "401"}
     presence = schema["components"]["schemas"]["PresenceSettings"]["properties"]
-    assert set(presence) == {"heartbeat_seconds", "refresh_seconds", "timeout_seconds"}
+    assert set(presence) == {"heartbeat_seconds", "refresh_seconds", "timeout_seconds", "idle_seconds"}
+
+
+def test_the_presence_model_is_documented(schema):
+    """The three statuses, the heartbeat state, the feed with its cursor, invisible mode and the list's ETag."""
+    components = schema["components"]["schemas"]
+    entry = components["AllUsersEntry"]["properties"]
+    assert "invisible" in entry
+    status_enum = next(s for name, s in components.items() if set(s.get("enum", [])) == {"online", "away", "offline"})
+    assert status_enum
+    assert "state" in components["HeartbeatRequest"]["properties"]
+    assert any(set(s.get("enum", [])) == {"active", "idle"} for s in components.values())
+    feed = schema["paths"]["/api/users/presence/"]["get"]
+    assert {p["name"] for p in feed["parameters"]} == {"since"}
+    assert set(components["PresenceFeed"]["properties"]) == {"cursor", "full", "users"}
+    presence = schema["paths"]["/api/users/me/presence/"]["patch"]
+    assert presence["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/PatchedPresenceVisibilityRequest"}
+    assert set(components["OwnPresence"]["properties"]) == {"online_status", "invisible", "sessions"}
+    all_users = schema["paths"]["/api/users/all-users/"]["get"]
+    assert "304" in all_users["responses"] and "If-None-Match" in {p["name"] for p in all_users["parameters"]}
 
 
 def test_the_documented_error_shape_is_what_the_api_answers(schema, api):

@@ -46,14 +46,25 @@ def test_a_request_inside_the_touch_window_adds_no_query(alice, user, clock, row
 
 
 def test_a_stale_request_writes_exactly_once(alice, clock, capture_queries):
-    """Past the interval the middleware adds one UPDATE of users, no more."""
+    """Past the interval the middleware adds one UPDATE of users and one of the calling session, no more."""
     clock.advance(60)
 
     with capture_queries() as captured:
         alice.get(ME)
 
     assert len(users_updates(captured)) == 1
-    assert len(captured.captured_queries) == 2
+    assert len(captured.captured_queries) == 3
+    assert captured.captured_queries[2]["sql"].startswith('UPDATE "presence_sessions" SET "last_seen"')
+
+
+def test_a_stale_request_refreshes_the_calling_session(alice, user, clock):
+    """Activity keeps the caller's own session fresh, like a heartbeat does (but it does not change its state)."""
+    clock.advance(60)
+
+    alice.get(ME)
+
+    session = user.presence_sessions.get()
+    assert (session.last_seen, session.state, session.ended_at) == (clock.current, "active", None)
 
 
 def test_the_middleware_never_brings_an_offline_user_online(alice, user, clock, row, set_presence):

@@ -7,10 +7,10 @@ from rest_framework.views import APIView
 
 from users.api_schema import error_response
 from users.serializers.auth import LoginSerializer, LogoutSerializer
-from users.serializers.responses import LoginResponseSerializer, LogoutResponseSerializer
+from users.serializers.responses import LoginResponseSerializer, LogoutAllResponseSerializer, LogoutResponseSerializer
 from users.serializers.users import UserSerializer
-from users.services.auth_sessions import end_session, start_session
-from users.services.presence_selectors import presence_settings
+from users.services.auth_sessions import end_all_sessions, end_session, start_session
+from users.services.presence_selectors import effective_status, presence_settings
 from users.throttling import LoginIPRateThrottle, LoginUsernameRateThrottle
 
 
@@ -19,7 +19,7 @@ from users.throttling import LoginIPRateThrottle, LoginUsernameRateThrottle
     responses={200: LoginResponseSerializer, 401: error_response("Bad or inactive credentials (`authentication_failed`).")},
 )
 class LoginView(APIView):
-    """POST {username, password}: tokens, the user, and the presence intervals; marks online."""
+    """POST {username, password, device_id?}: tokens, the user, and the presence intervals; opens a presence session."""
 
     permission_classes = [AllowAny]
     # A stale Authorization header must not stop anyone from logging in again.
@@ -34,7 +34,7 @@ class LoginView(APIView):
     def post(self, request):
         serializer = LoginSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
-        refresh = start_session(serializer.user)
+        refresh = start_session(serializer.user, device_id=serializer.validated_data["device_id"])
         return Response(
             {
                 "access": str(refresh.access_token),
@@ -48,7 +48,7 @@ class LoginView(APIView):
 
 @extend_schema(request=LogoutSerializer, responses=LogoutResponseSerializer)
 class LogoutView(APIView):
-    """POST {refresh?}: revokes this session's tokens and marks the caller offline."""
+    """POST {refresh?}: revokes this session's tokens and ends its presence; the caller stays online on other devices."""
 
     permission_classes = [IsAuthenticated]
 
@@ -56,4 +56,17 @@ class LogoutView(APIView):
         serializer = LogoutSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         end_session(request.user, access_token=request.auth, refresh_token=serializer.validated_data.get("refresh"))
-        return Response({"detail": "Logged out.", "online_status": request.user.online_status})
+        return Response({"detail": "Logged out.", "online_status": effective_status(request.user)})
+
+
+@extend_schema(request=None, responses=LogoutAllResponseSerializer)
+class LogoutAllView(APIView):
+    """POST: ends every session of the caller and revokes all their tokens; offline at once."""
+
+    permission_classes = [IsAuthenticated]
+
+    def post(self, request):
+        ended = end_all_sessions(request.user)
+        return Response(
+            {"detail": "Logged out everywhere.", "online_status": effective_status(request.user), "sessions_ended": ended}
+        )

@@ -8,27 +8,34 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import InvalidToken
 
 from users.api_schema import error_response
-from users.models import User
+from users.models import PresenceSession, User
 from users.serializers.responses import HeartbeatResponseSerializer
 from users.serializers.users import AdminUserSerializer, HeartbeatSerializer, UserSerializer
-from users.services.presence_selectors import online_users
+from users.services.presence_selectors import effective_status, online_users
 from users.services.accounts import activate_user, deactivate_user
 from users.services.auth_sessions import SessionEnded, keep_session_alive
 
 
 @extend_schema(request=HeartbeatSerializer, responses=HeartbeatResponseSerializer)
 class HeartbeatView(APIView):
-    """POST: the client is alive; marks online with last_seen = now."""
+    """POST {state?}: this session is alive, `active` (default) or `idle`; answers the caller's resulting status."""
 
     def post(self, request):
-        HeartbeatSerializer(data=request.data).is_valid(raise_exception=True)
+        body = HeartbeatSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
         try:
-            written_at = keep_session_alive(request.user, access_token=request.auth)
+            written_at = keep_session_alive(request.user, access_token=request.auth, state=body.validated_data["state"])
         except SessionEnded:
             raise InvalidToken({"detail": "Token has been revoked.", "code": "token_revoked"})
+        if body.validated_data["state"] == PresenceSession.State.ACTIVE:
+            status_now = User.OnlineStatus.ONLINE
+        else:
+            # Idle: another device may still keep the user online, so read the derived status back.
+            request.user.refresh_from_db(fields=["online_status", "last_seen", "last_active"])
+            status_now = effective_status(request.user)
         # Keep the loaded row current so PresenceTouchMiddleware sees the write and skips its own.
         request.user.last_seen = written_at
-        return Response({"online_status": User.OnlineStatus.ONLINE, "last_seen": written_at})
+        return Response({"online_status": status_now, "last_seen": written_at})
 
 
 @extend_schema(responses=UserSerializer)

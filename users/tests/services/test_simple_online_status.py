@@ -24,6 +24,17 @@ def one_update(capture_queries, call):
     return result
 
 
+def sweep_statements(capture_queries):
+    """Run the sweep and check its three set-based statements: time out sessions, move users, delete old sessions."""
+    with capture_queries() as captured:
+        result = presence.check_and_mark_offline_users()
+    kinds = [q["sql"].split()[0:2] + [q["sql"].split()[2] if q["sql"].startswith("DELETE") else ""] for q in captured.captured_queries]
+    assert [(k[0], k[1] if k[0] == "UPDATE" else k[2]) for k in kinds] == [
+        ("UPDATE", '"presence_sessions"'), ("UPDATE", '"users"'), ("DELETE", '"presence_sessions"'),
+    ], captured.captured_queries
+    return result
+
+
 # --- mark_user_online ----------------------------------------------------------
 
 
@@ -166,8 +177,8 @@ def population(make_user, clock, set_presence, settings_120):
 
 
 def test_sweep_marks_stale_and_never_seen_online_users_offline(population, clock, row, capture_queries):
-    """One UPDATE marks 'stale' and 'unseen' offline and returns 2; last_seen is left as it was."""
-    marked = one_update(capture_queries, presence.check_and_mark_offline_users)
+    """One UPDATE of users marks 'stale' and 'unseen' offline and returns 2; last_seen is left as it was."""
+    marked = sweep_statements(capture_queries)
 
     assert marked == 2
     status = {name: (row(u).online_status, row(u).last_seen) for name, u in population.items()}
@@ -206,11 +217,11 @@ def test_sweep_spares_a_user_whose_heartbeat_landed_first(population, clock, row
 
 
 @pytest.mark.parametrize("crowd_size", [5, 200])
-def test_sweep_is_one_query_whatever_the_number_of_users(crowd, clock, settings_120, capture_queries, crowd_size):
-    """One UPDATE sweeps 5 or 200 stale users alike."""
+def test_sweep_is_three_statements_whatever_the_number_of_users(crowd, clock, settings_120, capture_queries, crowd_size):
+    """The same three statements (sessions, users, old sessions) sweep 5 or 200 stale users alike."""
     crowd(crowd_size, prefix="stale", online_status="online", last_seen=clock.ago(600))
     crowd(crowd_size, prefix="fresh", online_status="online", last_seen=clock.ago(1))
 
-    marked = one_update(capture_queries, presence.check_and_mark_offline_users)
+    marked = sweep_statements(capture_queries)
 
     assert marked == crowd_size

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.django_db
 
 ALL_USERS = "/api/users/all-users/"
 PUBLIC_KEYS = {"id", "username", "first_name", "last_name", "online_status", "last_seen"}
-STAFF_KEYS = PUBLIC_KEYS | {"email", "is_staff", "is_active"}
+STAFF_KEYS = PUBLIC_KEYS | {"email", "is_staff", "is_active", "invisible"}
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def test_ordinary_users_never_see_emails(alice, make_user):
 
 
 def test_staff_also_get_email_is_staff_and_is_active(boss, user, staff):
-    """Staff callers see the account fields too."""
+    """Staff callers see the account fields too, and whether a user is invisible."""
     body = by_name(boss.get(ALL_USERS).json())
 
     assert all(set(entry) == STAFF_KEYS for entry in body.values())
