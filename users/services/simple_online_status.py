@@ -11,6 +11,7 @@ from datetime import datetime
 
 from django.db import connections, transaction
 from django.db.models import Case, DateTimeField, F, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce, Greatest
 from django.db.models.lookups import Exact, LessThan
 from django.db.models.sql import UpdateQuery
 
@@ -58,8 +59,13 @@ def _positions(new: dict, at: datetime, *, always: bool = False) -> dict:
 def _online_now(at: datetime) -> dict:
     """SET clauses for a user who has just been seen active: online as of `at`."""
     new = {"status": Value(ONLINE), "last_seen": _moment(at), "last_active": _moment(at)}
-    # The new values come first: an UPDATE's SET clauses all read the row as it was before it.
-    return {**_positions(new, at), "online_status": ONLINE, "last_seen": at, "last_active": at}
+    # Never backwards: two devices' heartbeats may commit in the other order than they read the clock.
+    return {
+        **_positions(new, at),
+        "online_status": ONLINE,
+        "last_seen": Greatest(Coalesce(F("last_seen"), _moment(at)), _moment(at)),
+        "last_active": Greatest(Coalesce(F("last_active"), _moment(at)), _moment(at)),
+    }
 
 
 def _lock_user_row(user_id: int) -> None:
