@@ -31,9 +31,10 @@ class User(AbstractUser):
     # Set while the user hides their presence; others then see them offline, last seen at this time.
     invisible_since = models.DateTimeField(null=True, blank=True)
     # Positions in the presence change sequence (users/services/presence_cursor.py): the last change
-    # staff can see, and the last change everyone else can see.
-    presence_change = models.BigIntegerField(default=0)
-    visible_change = models.BigIntegerField(default=0)
+    # staff can see, and the last change everyone else can see. Defaults live in the database, so rows
+    # inserted by plain SQL (seeding, operators) start at position 0 too.
+    presence_change = models.BigIntegerField(db_default=0)
+    visible_change = models.BigIntegerField(db_default=0)
 
     class Meta:
         db_table = "users"
@@ -97,7 +98,6 @@ class PresenceSession(models.Model):
         NONE = "", "Open"
         LOGOUT = "logout", "Logout"
         LOGOUT_ALL = "logout_all", "Logout everywhere"
-        TIMEOUT = "timeout", "Timed out"
         DEACTIVATED = "deactivated", "Account deactivated"
 
     sid = models.CharField(primary_key=True, max_length=64)
@@ -112,7 +112,7 @@ class PresenceSession(models.Model):
     class Meta:
         db_table = "presence_sessions"
         indexes = [
-            # The sweep's scan: open sessions by age.
+            # The retention delete of sessions that went silent (open ones, by age).
             models.Index(fields=["last_seen"], name="psession_open_last_seen_idx", condition=models.Q(ended_at__isnull=True)),
             # The retention delete: ended sessions by end time.
             models.Index(fields=["ended_at"], name="psession_ended_at_idx", condition=models.Q(ended_at__isnull=False)),

@@ -3,9 +3,10 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import connection
+from django.db.models.lookups import GreaterThanOrEqual, LessThan
 from django.db.models import BooleanField, Case, CharField, ExpressionWrapper, F, Func, Q, QuerySet, Value, When
 
-from users.models import PresenceSession, User
+from users.models import PresenceSession, User, last_seen_or_never
 from users.services import presence_cursor, presence_time
 from users.services.presence_cursor import Cursor
 from users.services.presence_status import row_status_expression, status_of
@@ -100,9 +101,11 @@ def presence_changes(viewer: User, since: Cursor) -> tuple[Cursor, list[dict]]:
     cursor = presence_cursor.horizon(at)
     window = {"gte": presence_time.offline_cutoff(since.read_at - presence_time.FEED_MARGIN),
               "lt": presence_time.offline_cutoff(at)}
-    timed_out = Q(online_status__in=[ONLINE, AWAY], last_seen__gte=window["gte"], last_seen__lt=window["lt"]) | Q(
-        online_status=ONLINE, last_active__gte=window["gte"], last_active__lt=window["lt"]
-    )
+    # Written with the sweep index's expression, so each half is one index range.
+    seen = last_seen_or_never()
+    timed_out = Q(
+        Q(online_status__in=[ONLINE, AWAY]), GreaterThanOrEqual(seen, window["gte"]), LessThan(seen, window["lt"])
+    ) | Q(online_status=ONLINE, last_active__gte=window["gte"], last_active__lt=window["lt"])
     if viewer.is_staff:
         changed = since.changed_since("presence_change") | timed_out
     else:
@@ -121,9 +124,12 @@ def presence_settings() -> dict:
 
 
 def own_presence(user: User, *, current_sid: str | None = None) -> dict:
-    """The caller's real status, invisible flag, and open sessions (one per device or tab)."""
+    """The caller's real status, invisible flag, and live sessions (one per device or tab)."""
     sessions = (
-        PresenceSession.objects.filter(user_id=user.pk, ended_at__isnull=True)
+        # Live sessions: not logged out, and heard from within the timeout (older ones have expired).
+        PresenceSession.objects.filter(
+            user_id=user.pk, ended_at__isnull=True, last_seen__gte=presence_time.offline_cutoff()
+        )
         .order_by("started_at", "sid")
         .values("sid", "device_id", "state", "started_at", "last_seen")
     )
