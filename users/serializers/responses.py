@@ -43,7 +43,7 @@ class LogoutResponseSerializer(serializers.Serializer):
 
 
 class LogoutAllResponseSerializer(LogoutResponseSerializer):
-    sessions_ended = serializers.IntegerField(help_text="How many open or timed-out sessions were ended.")
+    sessions_ended = serializers.IntegerField(help_text="How many sessions were ended (live or expired, not yet logged out).")
 
 
 class HeartbeatResponseSerializer(serializers.Serializer):
