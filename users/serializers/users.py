@@ -3,6 +3,7 @@ from django.contrib.auth import password_validation
 from rest_framework import serializers
 
 from users.models import PresenceSession, User
+from users.services.accounts import update_user_account
 from users.services.presence_cursor import Cursor, InvalidCursor
 from users.services.presence_selectors import effective_status
 
@@ -53,12 +54,7 @@ class AdminUserSerializer(serializers.ModelSerializer):
         return User.objects.create_user(password=password, **validated_data)
 
     def update(self, instance, validated_data):
-        password = validated_data.pop("password", None)
-        instance = super().update(instance, validated_data)
-        if password:
-            instance.set_password(password)
-            instance.save(update_fields=["password"])
-        return instance
+        return update_user_account(instance, **validated_data)
 
 
 class HeartbeatSerializer(serializers.Serializer):

@@ -1,4 +1,4 @@
-"""Account state changes made by staff: deactivation ends every session and takes the user offline in the same step."""
+"""Account changes made by staff: deactivation ends every session at once; edits never touch presence."""
 from django.db import transaction
 
 from users.models import PresenceSession, User
@@ -15,3 +15,18 @@ def deactivate_user(user_id: int) -> None:
 def activate_user(user_id: int) -> None:
     """Reactivate an account; it stays offline until the user logs in."""
     User.objects.filter(pk=user_id).update(is_active=True)
+
+
+def update_user_account(user: User, *, password: str | None = None, **fields) -> User:
+    """Change account fields (never presence); only the named columns are written."""
+    # A full save() would write back the presence columns loaded at the start of the request,
+    # undoing any heartbeat, logout or sweep that committed meanwhile.
+    for name, value in fields.items():
+        setattr(user, name, value)
+    columns = list(fields)
+    if password:
+        user.set_password(password)
+        columns.append("password")
+    if columns:
+        user.save(update_fields=columns)
+    return user
