@@ -87,6 +87,9 @@ def test_heartbeat_is_three_queries_whatever_the_number_of_users(user, alice, cl
         if "SAVEPOINT" not in q["sql"].upper()
     ]
     assert sql == ["SELECT \"USERS\".\"ID\",", 'UPDATE "PRESENCE_SESSIONS"', 'UPDATE "USERS"'], captured.captured_queries
+    # A user already settled online takes the short UPDATE: no change position, no CASE to compile.
+    (users_update,) = [q["sql"] for q in captured.captured_queries if q["sql"].startswith('UPDATE "users"')]
+    assert "CASE" not in users_update.upper()
 
 
 # --- me ------------------------------------------------------------------------
