@@ -16,7 +16,7 @@ from tests.e2e.conftest import (
     TIMEOUT_SECONDS,
     wait_until,
 )
-from tests.live.conftest import presence_row
+from tests.live.conftest import presence_row, wait_until_healthy
 
 pytestmark = pytest.mark.live
 ONE_REFRESH = REFRESH_SECONDS + SLACK_SECONDS
@@ -153,15 +153,7 @@ def test_5_a_stopped_server_shows_connection_lost_and_the_page_recovers(staff, l
 
     staff.wait(2 * REFRESH_SECONDS)  # a few failed retries
     restarted = start_process("web-restarted", live_api.process.argv)  # the same port
-
-    def healthy():
-        restarted.assert_running()
-        try:
-            return live_api.call("GET", "/healthz")[0] == 200
-        except OSError:
-            return False
-
-    wait_until(healthy, describe=restarted.describe)
+    wait_until_healthy(live_api, restarted)
     banner.wait_for(state="hidden", timeout=ONE_REFRESH * 1000)
     assert staff.page.locator("body").get_attribute("data-connection") == "ok"
     staff.shows("admin", "online", within=ONE_REFRESH)

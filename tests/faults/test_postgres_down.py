@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.live.conftest import ROOT, Api, LiveProcess, free_port, wait_until
+from tests.live.conftest import ROOT, Api, LiveProcess, free_port, wait_until, wait_until_healthy
 
 PASSWORD = "Fault-tolerant-42"
 RECOVERY_BOUND_SECONDS = 20
@@ -39,15 +39,7 @@ def server(server_env, tmp_path):
             "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "2", "--timeout", "30"]
     process = LiveProcess("gunicorn", argv, server_env, tmp_path / "gunicorn.log")
     api = Api(f"http://127.0.0.1:{port}")
-
-    def healthy():
-        process.assert_running()
-        try:
-            return api.call("GET", "/healthz")[0] == 200
-        except OSError:
-            return False
-
-    wait_until(healthy, describe=process.describe)
+    wait_until_healthy(api, process)
     api.process = process
     yield api
     process.stop()

@@ -214,17 +214,22 @@ def live_api(start_process):
     argv = [("127.0.0.1:%d" % port if arg.startswith("127.0.0.1:") else arg) for arg in procfile_command("web")]
     server = start_process("web", argv)
     api = Api(f"http://127.0.0.1:{port}")
+    wait_until_healthy(api, server)
+    api.process = server
+    return api
+
+
+def wait_until_healthy(api: "Api", process: "LiveProcess") -> None:
+    """Wait (bounded) until the server process answers GET /healthz with 200."""
 
     def healthy():
-        server.assert_running()
+        process.assert_running()
         try:
             return api.call("GET", "/healthz")[0] == 200
         except OSError:
             return False
 
-    wait_until(healthy, describe=server.describe)
-    api.process = server
-    return api
+    wait_until(healthy, describe=process.describe)
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
