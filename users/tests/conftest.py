@@ -1,13 +1,17 @@
-"""Fixtures for the users tests: a controllable presence clock, direct row access, crowds of users."""
+"""Fixtures for the users tests: a controllable presence clock, direct row access, crowds of users, logged-in devices."""
 from datetime import datetime, timedelta
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework.test import APIClient
 
+from conftest import PASSWORD
 from users.models import User
 from users.services import presence_time
+
+LOGIN = "/api/users/login/"
 
 
 class Clock:
@@ -84,3 +88,20 @@ def capture_queries():
     """A CaptureQueriesContext on the default database."""
     return lambda: CaptureQueriesContext(connection)
 
+
+@pytest.fixture
+def device(api, clock):
+    """Log `user` in from a device labelled `device_id`; returns an authenticated client with `.tokens`."""
+
+    def log_in(user, device_id=""):
+        body = {"username": user.username, "password": PASSWORD}
+        if device_id:
+            body["device_id"] = device_id
+        response = api.post(LOGIN, body, format="json")
+        assert response.status_code == 200, response.content
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['access']}")
+        client.tokens = response.json()
+        return client
+
+    return log_in

@@ -4,9 +4,7 @@ Each request commits on its own (transactional tests): on PostgreSQL a change's 
 transaction, so inside one long test transaction every change would look new to every read.
 """
 import pytest
-from rest_framework.test import APIClient
 
-from conftest import PASSWORD
 from users.services.simple_online_status import check_and_mark_offline_users
 from users.tests.expectations import assert_json_error, iso
 
@@ -23,19 +21,6 @@ ALL_USERS = "/api/users/all-users/"
 @pytest.fixture(autouse=True)
 def timeout_120(settings):
     settings.PRESENCE_TIMEOUT_SECONDS = 120
-
-
-@pytest.fixture
-def device(api, clock):
-    def log_in(user):
-        response = api.post(LOGIN, {"username": user.username, "password": PASSWORD}, format="json")
-        assert response.status_code == 200, response.content
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['access']}")
-        client.tokens = response.json()
-        return client
-
-    return log_in
 
 
 @pytest.fixture

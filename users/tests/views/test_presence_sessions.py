@@ -2,7 +2,6 @@
 import pytest
 from rest_framework.test import APIClient
 
-from conftest import PASSWORD
 from users.models import PresenceSession
 from users.services.simple_online_status import check_and_mark_offline_users
 from users.tests.expectations import assert_json_error, iso
@@ -22,24 +21,6 @@ ALL_USERS = "/api/users/all-users/"
 def timeout_120(settings):
     settings.PRESENCE_TIMEOUT_SECONDS = 120
     settings.PRESENCE_SESSION_RETENTION_SECONDS = 3600
-
-
-@pytest.fixture
-def device(api, clock):
-    """Log `user` in from a device labelled `device_id`; returns an authenticated client with `.tokens`."""
-
-    def log_in(user, device_id=""):
-        body = {"username": user.username, "password": PASSWORD}
-        if device_id:
-            body["device_id"] = device_id
-        response = api.post(LOGIN, body, format="json")
-        assert response.status_code == 200, response.content
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['access']}")
-        client.tokens = response.json()
-        return client
-
-    return log_in
 
 
 @pytest.fixture
