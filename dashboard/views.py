@@ -3,6 +3,6 @@ from django.views.generic import TemplateView
 
 
 class DashboardView(TemplateView):
-    """The page shell; dashboard.js logs in, heartbeats and polls the users list."""
+    """The page shell; dashboard.js logs in, heartbeats and follows the presence feed."""
 
     template_name = "dashboard/index.html"

@@ -8,7 +8,10 @@ from django.test import Client
 from whitenoise.compress import Compressor
 
 pytestmark = pytest.mark.django_db
-MODULES = ("dashboard/dashboard.js", "dashboard/api.js", "dashboard/format.js", "dashboard/dashboard.css")
+MODULES = (
+    "dashboard/dashboard.js", "dashboard/api.js", "dashboard/format.js", "dashboard/presence_store.js",
+    "dashboard/dashboard.css",
+)
 
 
 def test_the_dashboard_page_names_every_api_route_it_calls(client):
@@ -22,7 +25,7 @@ def test_the_dashboard_page_names_every_api_route_it_calls(client):
         "data-logout-url": "/api/users/logout/",
         "data-refresh-url": "/api/users/token/refresh/",
         "data-heartbeat-url": "/api/users/heartbeat/",
-        "data-users-url": "/api/users/all-users/",
+        "data-presence-url": "/api/users/presence/",
     }.items():
         assert f'{attribute}="{path}"' in html
     assert '<script type="module" src="/static/dashboard/dashboard.js">' in html
@@ -71,7 +74,7 @@ def test_whitenoise_serves_the_dashboard_and_swagger_ui_assets_under_hashed_name
     assert "immutable" in response["Cache-Control"]  # hashed names may be cached for ever
     assert b"createClient" in b"".join(response.streaming_content)
     # The module's relative imports name the files without a hash; they are served too.
-    for module in ("/static/dashboard/api.js", "/static/dashboard/format.js"):
+    for module in ("/static/dashboard/api.js", "/static/dashboard/format.js", "/static/dashboard/presence_store.js"):
         assert production_static.get(module).status_code == 200, module
 
     docs = production_static.get("/api/docs/").content.decode()

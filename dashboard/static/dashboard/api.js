@@ -8,6 +8,9 @@ export class SessionExpired extends Error {}
 /** The request never got an answer (server down, network gone) or the server failed (5xx). */
 export class ConnectionLost extends Error {}
 
+/** The presence feed refused the cursor (not one this server issued, say after its database was reset). */
+export class CursorRejected extends Error {}
+
 export function loadSession() {
   try {
     return JSON.parse(sessionStorage.getItem(STORAGE_KEY));
@@ -84,4 +87,12 @@ export function createClient(urls, session, onTokens) {
     if (answer.status === 401) throw new SessionExpired(answer.body?.detail ?? "Session expired.");
     return answer;
   };
+}
+
+/** One read of the presence feed: every user without a cursor, only the changes after it with one. */
+export async function readPresence(call, url, cursor) {
+  const answer = await call(cursor ? `${url}?since=${encodeURIComponent(cursor)}` : url);
+  if (cursor && answer.status === 400) throw new CursorRejected(answer.body?.detail ?? "Cursor rejected.");
+  if (answer.status !== 200) throw new ConnectionLost(`HTTP ${answer.status}`);
+  return answer;
 }

@@ -1,6 +1,9 @@
-// The presence dashboard: log in, send heartbeats, poll the users list, and show it.
-import { ConnectionLost, SessionExpired, clearSession, createClient, loadSession, logIn, saveSession } from "./api.js";
+// The presence dashboard: log in, send heartbeats, follow the presence feed, and show the users.
+import {
+  ConnectionLost, CursorRejected, SessionExpired, clearSession, createClient, loadSession, logIn, readPresence, saveSession,
+} from "./api.js";
 import { byPresence, fullName, matches, relativeTime } from "./format.js";
+import { PresenceStore } from "./presence_store.js";
 
 const $ = (id) => document.getElementById(id);
 const urls = {
@@ -8,7 +11,7 @@ const urls = {
   logout: document.body.dataset.logoutUrl,
   refresh: document.body.dataset.refreshUrl,
   heartbeat: document.body.dataset.heartbeatUrl,
-  users: document.body.dataset.usersUrl,
+  presence: document.body.dataset.presenceUrl,
 };
 
 // Everything that belongs to one logged-in session; replaced at login, dropped at logout.
@@ -31,7 +34,7 @@ function setConnection(ok) {
 /** Start the timers of a session whose tokens and intervals came from a login response. */
 function start(session) {
   const call = createClient(urls, session, saveSession);
-  const state = { session, call, users: [], fetchedAt: null, clockOffset: 0, timers: [], busy: new Set() };
+  const state = { session, call, store: new PresenceStore(), fetchedAt: null, clockOffset: 0, timers: [], busy: new Set() };
   current = state;
 
   $("login-view").hidden = true;
@@ -45,7 +48,7 @@ function start(session) {
   state.timers.push(setInterval(() => heartbeat(state), session.presence.heartbeat_seconds * 1000));
   state.timers.push(
     setInterval(() => {
-      // Hidden tabs do not poll; the visibilitychange handler catches up at once.
+      // Hidden tabs do not poll; the visibilitychange handler catches up at once, from the cursor held.
       if (!document.hidden) refreshUsers(state);
     }, session.presence.refresh_seconds * 1000),
   );
@@ -96,12 +99,20 @@ function heartbeat(state) {
   });
 }
 
+/** The first read is a full one; every later one asks only for the changes since the cursor held. */
 function refreshUsers(state) {
   return exchange(state, "users", async () => {
-    const answer = await state.call(urls.users);
-    if (answer.status !== 200) throw new ConnectionLost(`HTTP ${answer.status}`);
+    let answer;
+    try {
+      answer = await readPresence(state.call, urls.presence, state.store.cursor);
+    } catch (error) {
+      if (!(error instanceof CursorRejected)) throw error;
+      // The server no longer knows our cursor: changes since then cannot be asked for, so read everyone.
+      state.store.resync();
+      answer = await readPresence(state.call, urls.presence, null);
+    }
     if (current !== state) return;
-    state.users = answer.body;
+    state.store.apply(answer.body);
     state.fetchedAt = Date.now();
     // Relative times use the server's clock, so a laptop whose clock is off still reads "just now".
     const serverNow = Date.parse(answer.date);
@@ -119,11 +130,12 @@ function filters() {
 
 function render(state) {
   const { onlineOnly, needle } = filters();
-  const online = state.users.filter((user) => user.online_status === "online").length;
+  const users = state.store.users();
+  const online = users.filter((user) => user.online_status === "online").length;
   $("online-count").textContent = online;
-  $("total-count").textContent = state.users.length;
+  $("total-count").textContent = users.length;
 
-  const shown = state.users
+  const shown = users
     .filter((user) => (!onlineOnly || user.online_status === "online") && matches(user, needle))
     .sort(byPresence);
   const rows = shown.map((user) => row(user, state.session.user.is_staff));

@@ -1,0 +1,25 @@
+// The users the dashboard holds, and the presence feed cursor that brings them up to date.
+
+export class PresenceStore {
+  constructor() {
+    this.byId = new Map();
+    this.cursor = null;
+  }
+
+  /** Forget the cursor, so the next read is a full one; the rows stay on screen until it lands. */
+  resync() {
+    this.cursor = null;
+  }
+
+  /** Apply one feed answer: a full one replaces everything held; a partial one replaces or adds rows by id. */
+  apply({ cursor, full, users }) {
+    if (full) this.byId = new Map();
+    // A whole row per entry: an edited name or a new account arrives the same way as a status change.
+    for (const user of users) this.byId.set(user.id, user);
+    this.cursor = cursor;
+  }
+
+  users() {
+    return [...this.byId.values()];
+  }
+}
