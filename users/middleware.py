@@ -1,6 +1,6 @@
 """Refreshes last_seen on authenticated requests, at most once per user per PRESENCE_TOUCH_SECONDS."""
 from users.services import presence_time, session_revocation
-from users.services.simple_online_status import touch_presence_session, update_user_last_seen
+from users.services.simple_online_status import touch_presence
 
 
 class PresenceTouchMiddleware:
@@ -18,11 +18,10 @@ class PresenceTouchMiddleware:
         # The row authentication loaded tells whether the stored time is still fresh:
         # most requests skip the write without another query (as Zulip does for presence).
         if presence_time.is_touch_due(user.last_seen):
-            written_at = update_user_last_seen(user.pk)
+            # A JWT request is activity of one session (device) too; the admin site's cookie session is not one.
+            token = getattr(request, "auth", None)
+            sid = session_revocation.session_id(token) if token is not None else None
+            written_at = touch_presence(user.pk, sid)
             if written_at is not None:
                 user.last_seen = written_at
-                # A JWT request is activity of one session (device) too; the admin site's cookie session is not one.
-                token = getattr(request, "auth", None)
-                if token is not None:
-                    touch_presence_session(session_revocation.session_id(token))
         return response

@@ -14,6 +14,7 @@ from users.models import PresenceSession, User
 from users.services import presence_time
 from users.services.presence_sql import OFFLINE, ONLINE, moment, offline_now, online_now, positions, update_returning
 from users.services.presence_status import derived_status_expression
+from users.services.user_presence import update_user_last_seen
 
 logger = logging.getLogger("users.services.simple_online_status")  # the public entry's name (see user_presence)
 ACTIVE = PresenceSession.State.ACTIVE
@@ -101,13 +102,28 @@ def refresh_presence_session(user_id: int, sid: str, *, state: str = ACTIVE) -> 
     return at
 
 
-def touch_presence_session(sid: str) -> datetime | None:
-    """Activity on an open session: refresh its last_seen at most once per PRESENCE_TOUCH_SECONDS."""
+def touch_presence_session(sid: str, *, state: str | None = None) -> datetime | None:
+    """Activity on an open session (in `state`, if given): refresh its last_seen at most once per PRESENCE_TOUCH_SECONDS."""
     at = presence_time.now()
-    updated = PresenceSession.objects.filter(
-        sid=sid, ended_at__isnull=True, last_seen__lt=presence_time.touch_cutoff(at)
-    ).update(last_seen=at)
+    sessions = PresenceSession.objects.filter(sid=sid, ended_at__isnull=True, last_seen__lt=presence_time.touch_cutoff(at))
+    updated = (sessions.filter(state=state) if state else sessions).update(last_seen=at)
     return at if updated else None
+
+
+def touch_presence(user_id: int, sid: str | None) -> datetime | None:
+    """An authenticated request: refresh the calling session and the user row, each at most once per touch interval.
+
+    A request under an active session is activity like an active heartbeat, so a client that only
+    polls (no heartbeats) stays online rather than lapsing to away; one under an idle session only
+    proves the device is there. The stored status is never changed here. No transaction is needed:
+    each statement is conditional on its own row's freshness and raises times only.
+    """
+    active = False
+    if sid:
+        active = touch_presence_session(sid, state=ACTIVE) is not None
+        if not active:
+            touch_presence_session(sid)
+    return update_user_last_seen(user_id, active=active)
 
 
 def end_presence_session(user_id: int, sid: str, *, reason: str) -> datetime:

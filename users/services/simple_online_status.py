@@ -15,6 +15,7 @@ from users.services.session_presence import (
     end_presence_session,
     refresh_presence_session,
     start_presence_session,
+    touch_presence,
     touch_presence_session,
 )
 from users.services.user_presence import (
@@ -35,6 +36,7 @@ __all__ = [
     "refresh_presence_session",
     "set_user_invisible",
     "start_presence_session",
+    "touch_presence",
     "touch_presence_session",
     "update_user_last_seen",
 ]

@@ -4,6 +4,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.db.models import F, Q
+from django.db.models.functions import Coalesce, Greatest
 
 from users.models import User
 from users.services import presence_time
@@ -43,16 +44,20 @@ def mark_users_offline(user_ids: Iterable[int], *, reason: str) -> int:
     return len(rows)
 
 
-def update_user_last_seen(user_id: int) -> datetime | None:
-    """Refresh last_seen unless it is already fresher than PRESENCE_TOUCH_SECONDS; never touches status."""
+def update_user_last_seen(user_id: int, *, active: bool = False) -> datetime | None:
+    """Refresh last_seen (and last_active, for activity on an active session) unless fresher than PRESENCE_TOUCH_SECONDS.
+
+    Never touches the stored status: only logins, heartbeats, logouts and the sweep change it.
+    """
     at = presence_time.now()
-    new = {"status": F("online_status"), "last_seen": moment(at), "last_active": F("last_active")}
+    last_active = Greatest(Coalesce(F("last_active"), moment(at)), moment(at)) if active else F("last_active")
+    new = {"status": F("online_status"), "last_seen": moment(at), "last_active": last_active}
     # The freshness test lives in the WHERE clause, so two processes racing to touch
     # the same user write once, and last_seen never moves backwards.
     updated = (
         User.objects.filter(pk=user_id)
         .filter(Q(last_seen__isnull=True) | Q(last_seen__lt=presence_time.touch_cutoff(at)))
-        .update(**positions(new, at), last_seen=at)
+        .update(**positions(new, at), last_seen=at, last_active=last_active)
     )
     return at if updated else None
 

@@ -2,6 +2,7 @@
 import pytest
 from django.test import Client
 
+from users.services.simple_online_status import check_and_mark_offline_users
 from users.tests.expectations import users_updates
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +47,7 @@ def test_a_request_inside_the_touch_window_adds_no_query(alice, user, clock, row
 
 
 def test_a_stale_request_writes_exactly_once(alice, clock, capture_queries):
-    """Past the interval the middleware adds one UPDATE of users and one of the calling session, no more."""
+    """Past the interval the middleware adds one UPDATE of the calling session and one of users, no more."""
     clock.advance(60)
 
     with capture_queries() as captured:
@@ -54,7 +55,7 @@ def test_a_stale_request_writes_exactly_once(alice, clock, capture_queries):
 
     assert len(users_updates(captured)) == 1
     assert len(captured.captured_queries) == 3
-    assert captured.captured_queries[2]["sql"].startswith('UPDATE "presence_sessions" SET "last_seen"')
+    assert captured.captured_queries[1]["sql"].startswith('UPDATE "presence_sessions" SET "last_seen"')
 
 
 def test_a_stale_request_refreshes_the_calling_session(alice, user, clock):
@@ -130,3 +131,32 @@ def test_a_session_authenticated_request_refreshes_last_seen(staff, clock, row, 
 
     stored = row(staff)
     assert (stored.online_status, stored.last_seen) == ("offline", clock.current)
+
+
+def test_a_client_that_only_polls_stays_online(alice, user, staff, client_for, clock, row):
+    """No heartbeats, only requests every 30 s for four minutes, the sweep running between them: never away, never offline.
+
+    A request under an active session refreshes last_active as well as last_seen, as an active heartbeat would.
+    """
+    admin = client_for(staff)
+    for _ in range(8):
+        clock.advance(30)
+        assert alice.get(ME).status_code == 200
+        check_and_mark_offline_users()
+        listed = {entry["id"]: entry for entry in admin.get("/api/users/all-users/").json()}
+        assert (listed[user.pk]["online_status"], row(user).online_status) == ("online", "online")
+    assert row(user).last_active == clock.current
+
+
+def test_requests_under_an_idle_session_keep_the_user_away_not_online(alice, user, clock, row):
+    """A device that reported idle proves it is there by polling, not that its user is active."""
+    assert alice.post("/api/users/heartbeat/", {"state": "idle"}, format="json").status_code == 200
+    idle_since = clock.current
+    for _ in range(8):
+        clock.advance(30)
+        assert alice.get(ME).status_code == 200
+        check_and_mark_offline_users()
+
+    stored = row(user)
+    assert (stored.online_status, stored.last_seen, stored.last_active) == ("away", clock.current, None)
+    assert user.presence_sessions.get().last_seen == clock.current > idle_since
