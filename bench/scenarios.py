@@ -41,8 +41,8 @@ def tokens_file(user_ids: list[int], directory: Path) -> Path:
     return path
 
 
-def _ratio(a: float, b: float) -> float:
-    return round(a / b, 3) if b else float("nan")
+def ratio(a: float, b: float, digits: int = 3) -> float:
+    return round(a / b, digits) if b else float("nan")
 
 
 def load_population(cfg, workdir: Path) -> tuple[list[int], Path]:
@@ -82,8 +82,8 @@ def heartbeat_and_memory(cfg, env: dict, workdir: Path, users: Path) -> tuple[di
         "population": cfg.heartbeat_population, "connections": cfg.connections, "users": cfg.connections,
         "workers": processes.WORKERS, "seconds_per_run": cfg.load_seconds, "rounds": cfg.rounds,
         **summary,
-        "ratio_heartbeat_to_me_rps": _ratio(summary["heartbeat"]["rps"], summary["me"]["rps"]),
-        "ratio_me_to_ping_rps": _ratio(summary["me"]["rps"], summary["ping"]["rps"]),
+        "ratio_heartbeat_to_me_rps": ratio(summary["heartbeat"]["rps"], summary["me"]["rps"]),
+        "ratio_me_to_ping_rps": ratio(summary["me"]["rps"], summary["ping"]["rps"]),
     }
     memory["gunicorn_worker"]["note"] = "largest of the master and its workers"
     return heartbeat, memory
@@ -105,8 +105,33 @@ def write_amplification(cfg, env: dict, user_ids: list[int], tokens: Path) -> di
         result[name] = {"requests": run["requests"], "rps": run["rps"], "updates": writes,
                         "updates_per_request": round(writes / run["requests"], 4),
                         "updates_per_user_per_window": round(writes / len(user_ids), 2)}
-    result["ratio_naive_to_ours_updates"] = _ratio(result["naive"]["updates"], result["ours"]["updates"])
+    result["ratio_naive_to_ours_updates"] = ratio(result["naive"]["updates"], result["ours"]["updates"])
     return result
+
+
+def staff_client() -> Client:
+    """The in-process client of the staff user (user 1 of the seed): the largest bodies."""
+    return Client(HTTP_AUTHORIZATION=f"Bearer {access_token(User.objects.get(pk=1))}")
+
+
+def timed_gets(client: Client, paths: dict[str, str], reps: int) -> tuple[dict, dict]:
+    """GET each path once (warm-up; those bodies are returned), then `reps` interleaved rounds: (bodies, ms per path)."""
+    bodies = {name: client.get(path) for name, path in paths.items()}
+    assert all(r.status_code == 200 for r in bodies.values()), {n: r.status_code for n, r in bodies.items()}
+    times: dict[str, list[float]] = {name: [] for name in paths}
+    for _ in range(reps):  # interleaved, so a noisy moment hits every path alike
+        for name, path in paths.items():
+            started = time.perf_counter()
+            response = client.get(path)
+            times[name].append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, (path, response.status_code)
+    return bodies, times
+
+
+def latency(times: list[float], body) -> dict:
+    """p50 and p99 of a path's timings, and its body's size."""
+    return {"p50_ms": round(percentile(times, 50), 2), "p99_ms": round(percentile(times, 99), 2),
+            "bytes": len(body.content)}
 
 
 def all_users_list(cfg) -> list[dict]:
@@ -114,24 +139,13 @@ def all_users_list(cfg) -> list[dict]:
     rows = []
     for count, reps in cfg.list_sizes:
         database.seed_users(count, cfg.password_hash)
-        staff = User.objects.get(pk=1)
-        client = Client(HTTP_AUTHORIZATION=f"Bearer {access_token(staff)}")
         paths = {"ours": "/api/users/all-users/", "baseline": "/bench/all-users/"}
-        bodies = {name: client.get(path) for name, path in paths.items()}  # warm-up, and the bodies to compare
-        assert all(r.status_code == 200 for r in bodies.values())
+        bodies, times = timed_gets(staff_client(), paths, reps)
         same = json.loads(bodies["ours"].content) == json.loads(bodies["baseline"].content)
-        times: dict[str, list[float]] = {name: [] for name in paths}
-        for _ in range(reps):
-            for name, path in paths.items():
-                started = time.perf_counter()
-                response = client.get(path)
-                times[name].append((time.perf_counter() - started) * 1000)
-                assert response.status_code == 200
         row = {"users": count, "runs": reps, "same_body": same}
         for name in paths:
-            row[name] = {"p50_ms": round(percentile(times[name], 50), 2), "p99_ms": round(percentile(times[name], 99), 2),
-                         "bytes": len(bodies[name].content)}
-        row["ratio_baseline_to_ours_p50"] = _ratio(row["baseline"]["p50_ms"], row["ours"]["p50_ms"])
+            row[name] = latency(times[name], bodies[name])
+        row["ratio_baseline_to_ours_p50"] = ratio(row["baseline"]["p50_ms"], row["ours"]["p50_ms"])
         rows.append(row)
     return rows
 
@@ -212,9 +226,9 @@ def sweep(cfg) -> list[dict]:
             row[name] = {"p50_ms": round(percentile(times[name], 50), 2), "max_ms": round(max(times[name]), 2),
                          # PostgreSQL's own CPU time for the statement(s): what a busy machine cannot inflate
                          "db_cpu_p50_ms": round(percentile(cpu[name], 50), 2) if cpu[name] else None}
-        row["ratio_ours_to_raw_update"] = _ratio(row["ours"]["p50_ms"], row["raw_update"]["p50_ms"])
+        row["ratio_ours_to_raw_update"] = ratio(row["ours"]["p50_ms"], row["raw_update"]["p50_ms"])
         if "naive" in methods:
-            row["ratio_naive_to_ours"] = _ratio(row["naive"]["p50_ms"], row["ours"]["p50_ms"])
+            row["ratio_naive_to_ours"] = ratio(row["naive"]["p50_ms"], row["ours"]["p50_ms"])
         rows.append(row)
     presence_time.now = real_clock
     return rows
