@@ -1,4 +1,4 @@
-"""`python -m bench [--quick]`: run every measurement, print the table, write the JSON, the report and the plot."""
+"""`python -m bench [--quick] [--only NAME]`: run the measurements, print the table, write the JSON, report and plot."""
 import argparse
 import os
 import platform
@@ -20,18 +20,26 @@ class Config:
     list_sizes: list = field(default_factory=lambda: [(1_000, 100), (10_000, 30), (100_000, 5)])
     sweep_sizes: list = field(default_factory=lambda: [(10_000, 7), (100_000, 7), (1_000_000, 5)])
     naive_sweep_max: int = 100_000
+    feed_users: int = 100_000
+    feed_changes: int = 100
+    feed_runs: int = 11
     password_hash: str = ""
 
 
 QUICK = dict(load_seconds=2, rounds=1, touch_seconds_run=2, list_sizes=[(1_000, 20), (10_000, 3)],
-             sweep_sizes=[(10_000, 3), (100_000, 2)], naive_sweep_max=10_000)
+             sweep_sizes=[(10_000, 3), (100_000, 2)], naive_sweep_max=10_000, feed_users=10_000, feed_runs=5)
+SCENARIOS = ("heartbeat", "writes", "all_users", "feed", "sweep")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="the CI smoke run: smaller sizes, shorter loads (< 60 s)")
     parser.add_argument("--out", default="docs", help="where BENCHMARKS.md and benchmarks/ are written")
+    parser.add_argument("--only", action="append", choices=SCENARIOS, metavar="NAME",
+                        help=f"run only this scenario (repeatable; one of {', '.join(SCENARIOS)}): prints its table and "
+                             "writes benchmarks/only.json under --out, never the report")
     args = parser.parse_args()
+    wanted = set(args.only or SCENARIOS)
     config = Config(mode="quick", **QUICK) if args.quick else Config(mode="full")
 
     from bench import database
@@ -57,7 +65,7 @@ def main() -> int:
     from django.contrib.auth.hashers import make_password
     from django.core.management import call_command
 
-    from bench import report, scenarios
+    from bench import feed, report, scenarios
 
     call_command("migrate", verbosity=0)
     config.password_hash = make_password(database.SEED_PASSWORD)  # once: every seeded user shares it
@@ -76,13 +84,20 @@ def main() -> int:
 
     with scenarios.workdir() as tmp:
         tmp = Path(tmp)
-        user_ids, tokens = timed("seed", lambda: scenarios.load_population(config, tmp))
-        results["heartbeat"], results["memory"] = timed(
-            "heartbeat", lambda: scenarios.heartbeat_and_memory(config, env, tmp, tokens))
-        results["write_amplification"] = timed(
-            "writes", lambda: scenarios.write_amplification(config, env, user_ids, tokens))
-    results["all_users"] = timed("all_users", lambda: scenarios.all_users_list(config))
-    results["sweep"] = timed("sweep", lambda: scenarios.sweep(config))
+        if wanted & {"heartbeat", "writes"}:
+            user_ids, tokens = timed("seed", lambda: scenarios.load_population(config, tmp))
+        if "heartbeat" in wanted:
+            results["heartbeat"], results["memory"] = timed(
+                "heartbeat", lambda: scenarios.heartbeat_and_memory(config, env, tmp, tokens))
+        if "writes" in wanted:
+            results["write_amplification"] = timed(
+                "writes", lambda: scenarios.write_amplification(config, env, user_ids, tokens))
+    if "all_users" in wanted:
+        results["all_users"] = timed("all_users", lambda: scenarios.all_users_list(config))
+    if "feed" in wanted:
+        results["feed"] = timed("feed", lambda: feed.feed_poll(config))
+    if "sweep" in wanted:
+        results["sweep"] = timed("sweep", lambda: scenarios.sweep(config))
     results["machine"] = {
         "cpus": os.cpu_count(), "python": platform.python_version(), "load_average_at_start": load_at_start, "load_average_at_end": os.getloadavg(),
         "postgres": _postgres_version(), "gunicorn_workers": processes.WORKERS,
@@ -90,7 +105,10 @@ def main() -> int:
     results["seconds"] = round(time.monotonic() - started, 1)
     results["config"] = {k: v for k, v in asdict(config).items() if k != "password_hash"}
     print(report.table(results))
-    report.write(results, Path(args.out))
+    if args.only:  # a partial run never replaces the report or latest.json
+        report.write_partial(results, Path(args.out))
+    else:
+        report.write(results, Path(args.out))
     return 0
 
 

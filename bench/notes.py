@@ -14,6 +14,60 @@ def _rows(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
+def _feed_section(f: dict, holds, m: dict) -> list[str]:
+    """Section 4: the incremental feed against the full list, same viewer, same run."""
+    kinds = f["changes_by_kind"]
+    return [
+        "## 4. The presence feed: `GET /api/users/presence/?since=`",
+        "",
+        f"`{COMMAND}` → `bench/feed.py: feed_poll`. {f['users']} users seeded as in section 3 ({f['online']} online);",
+        "the staff viewer takes a cursor with its first poll (`GET /api/users/presence/`, the full snapshot), then",
+        f"{f['changes']} presence changes go through the presence services (`users/services/simple_online_status.py`):",
+        f"{kinds['login']} logins and {kinds['heartbeat']} heartbeats of offline users (a heartbeat with no session row:",
+        f"a device back after its session was deleted), {kinds['logout']} logouts and {kinds['idle']} idle heartbeats",
+        "(online → away) of users who logged in before the cursor. Then the full list, the poll with that cursor",
+        f"and `GET /api/users/me/`, {f['runs']} interleaved rounds, timed in-process as in section 3. The clock",
+        "stops at the seeding time, so no seeded user times out meanwhile; the run fails unless the poll carries every changed user",
+        f"with their new status and at most a few others (this run: {f['feed_users']} users).",
+        "",
+        _rows(["request (staff)", "p50 ms", "p99 ms", "bytes"], [
+            ["`GET /api/users/all-users/` (the full list)", f["full_list"]["p50_ms"], f["full_list"]["p99_ms"],
+             f["full_list"]["bytes"]],
+            ["`GET /api/users/presence/?since=<cursor>`", f["feed"]["p50_ms"], f["feed"]["p99_ms"], f["feed"]["bytes"]],
+            ["`GET /api/users/me/` (an authenticated read: the floor)", f["me"]["p50_ms"], f["me"]["p99_ms"],
+             f["me"]["bytes"]],
+            ["feed / full (target < 5%)", f"**{f['ratio_feed_to_full_p50']:.2%}**", "",
+             f"**{f['ratio_feed_to_full_bytes']:.2%}**"],
+            ["feed / `/me/`", f"{f['ratio_feed_to_me_p50']}x", "", ""],
+        ]),
+        "",
+        f"The plan of the poll's query at {f['users']} users (EXPLAIN of the SELECT `presence_changes()` sends; change",
+        f"index used: {f['explain']['uses_change_index']}, seq scan on `users`: {f['explain']['seq_scan_on_users']}):",
+        "",
+        "```",
+        f["explain"]["plan"],
+        "```",
+        "",
+        "What dominates: the poll reads only the changed rows (one range of `users_presence_change_idx` for the",
+        "writes since the cursor, one range of each sweep index for timeouts), so it follows the number of changes,",
+        "not the table. Measured in-process while adding this scenario (100k users, loaded machine, medians of 40):",
+        "the poll 8.8 ms = `/me/` 4.4 ms (the stack: JWT, session check, middleware) + the selector 4.3 ms, of which",
+        "the queries 1.5 ms (snapshot 0.3, rows 1.2) and the rest Python, mostly compiling the status expressions",
+        "(~1.6 ms); rendering 100 rows takes 0.15 ms. The full list grows with the table",
+        f"(~{f['full_list']['bytes'] // f['users']} bytes per user). With the clock frozen the timeout ranges hold",
+        "no seeded user; in",
+        "production they add the users who went silent since the cursor (and, for the margin, a few seconds",
+        "before it), each one more row like the changes here.",
+        "",
+        *([] if holds is not False else [
+            f"**Missed in this run** ({f['ratio_feed_to_full_p50']:.2%} of the p50, "
+            f"{f['ratio_feed_to_full_bytes']:.2%} of the bytes, seq scan {f['explain']['seq_scan_on_users']};",
+            f"load average {m['load_average_at_end'][0]:.1f} at the end).",
+            "",
+        ]),
+    ]
+
+
 def markdown(r: dict) -> str:
     hb, wa, mem, m = r["heartbeat"], r["write_amplification"], r["memory"], r["machine"]
     v = report.verdicts(r)
@@ -30,6 +84,7 @@ def markdown(r: dict) -> str:
         "```bash",
         "make bench        # PostgreSQL from DATABASE_URL (it uses its own <name>_bench database), Redis from REDIS_URL",
         "make bench-quick  # the same, smaller",
+        "python -m bench --only feed --out /tmp/bench  # one scenario (repeatable): benchmarks/only.json, not this file",
         "```",
         "",
         f"Run: **{r['mode']}**, {r['started_at']}, {r['seconds']} s; {m['cpus']} cores, PostgreSQL {m['postgres']},",
@@ -47,6 +102,8 @@ def markdown(r: dict) -> str:
             ["All-users at 10k users: p50 < 100 ms and >= 3x faster than a ModelSerializer list", _verdict(v["list"])],
             ["Sweep at 1M users: <= 150 ms and <= 1.5x the raw UPDATE, index used, no seq scan", _verdict(v["sweep"])],
             ["Sweep plan: the partial index, no sequential scan of `users` (every size)", _verdict(v["sweep_plans"])],
+            ["Feed at 100k users, 100 changes: a poll < 5% of the full list (p50 and bytes), no seq scan",
+             _verdict(v["feed"])],
         ]),
         "",
         "## 1. Heartbeat throughput and latency",
@@ -90,7 +147,7 @@ def markdown(r: dict) -> str:
         "  sweep's index (and a first heartbeat changes `online_status`, its predicate), so every heartbeat",
         "  writes a new row version and an entry in each of the four indexes on `users`. Making heartbeats HOT",
         "  would mean taking `last_seen` out of the sweep index, which sends the sweep back to reading every",
-        "  online row (section 4): a trade between a write every 30 s per online user and a read of every online",
+        "  online row (section 5): a trade between a write every 30 s per online user and a read of every online",
         "  user per sweep that we did not make here.",
         "",
         *([] if v["heartbeat"] else [
@@ -161,7 +218,8 @@ def markdown(r: dict) -> str:
             "at load ~3 while optimising). What remains is the query and one dict per row.",
             "",
         ]),
-        "## 4. The sweep: `check_and_mark_offline_users()`",
+        *_feed_section(r["feed"], v["feed"], m),
+        "## 5. The sweep: `check_and_mark_offline_users()`",
         "",
         f"`{COMMAND}` → `bench/scenarios.py: sweep`. 10% of users online, 1% (a tenth of those) silent for an hour.",
         "Before each timed run the swept users are put back online and the table is vacuumed, so every run starts",
@@ -229,7 +287,7 @@ def markdown(r: dict) -> str:
         "  need no index to mention `online_status`, which would cost the sweep its index; a separate narrow",
         "  presence table would change the required schema. We changed neither.",
         "",
-        "## 5. Memory",
+        "## 6. Memory",
         "",
         f"`{COMMAND}` → `bench/processes.py: peak_rss_of_tree`, after the load of section 1 (VmHWM from /proc).",
         "",
@@ -248,6 +306,8 @@ def markdown(r: dict) -> str:
         "  `bench/tokens.lua`, which gives each wrk thread a disjoint slice of the token file (as many tokens as",
         "  connections) and rotates through it, so the connections act as that many distinct users.",
         "- `bench/baselines.py`: the naive middleware, the ModelSerializer list and the ping; never in the app.",
+        "- `bench/feed.py`: the feed scenario; `python -m bench --only NAME` runs one scenario (it writes",
+        "  `benchmarks/only.json` under `--out`, never this file).",
         "- `bench/report.py`, `bench/notes.py`: the table, `latest.json`, the plot and this file.",
         "",
     ]
