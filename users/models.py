@@ -4,6 +4,7 @@ from datetime import datetime, timezone
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models.functions import Coalesce
+from django.db.models.sql.compiler import SQLInsertCompiler
 
 # Stands for "never seen" in the sweep's index, earlier than any real last_seen.
 NEVER_SEEN = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -12,6 +13,31 @@ NEVER_SEEN = datetime(1970, 1, 1, tzinfo=timezone.utc)
 def last_seen_or_never() -> Coalesce:
     """last_seen, with never-seen users at the start of time: the expression the sweep index holds."""
     return Coalesce("last_seen", models.Value(NEVER_SEEN, output_field=models.DateTimeField()))
+
+
+class NewRowPosition(models.Expression):
+    """A new row's place in the presence change sequence: the default of both position columns.
+
+    The same value an UPDATE gets from presence_cursor.change_position(), so a feed read whose cursor
+    predates the INSERT returns the new user, whichever path created it (API, admin, createsuperuser,
+    seed, plain SQL on PostgreSQL).
+    """
+
+    def __init__(self):
+        super().__init__(output_field=models.BigIntegerField())
+
+    def as_sql(self, compiler, connection):
+        return "0", []
+
+    def as_postgresql(self, compiler, connection):
+        return "pg_current_xact_id()::text::bigint", []
+
+    def as_sqlite(self, compiler, connection):
+        # SQLite allows no subquery in a column DEFAULT, but Django writes a db_default into each
+        # INSERT it sends there: the ORM's rows get the next position, plain-SQL ones keep 0.
+        if isinstance(compiler, SQLInsertCompiler):
+            return '(SELECT COALESCE(MAX("presence_change"), 0) + 1 FROM "users")', []
+        return "0", []
 
 
 class User(AbstractUser):
@@ -31,10 +57,11 @@ class User(AbstractUser):
     # Set while the user hides their presence; others then see them offline, last seen at this time.
     invisible_since = models.DateTimeField(null=True, blank=True)
     # Positions in the presence change sequence (users/services/presence_cursor.py): the last change
-    # staff can see, and the last change everyone else can see. Defaults live in the database, so rows
-    # inserted by plain SQL (seeding, operators) start at position 0 too.
-    presence_change = models.BigIntegerField(db_default=0)
-    visible_change = models.BigIntegerField(db_default=0)
+    # staff can see, and the last change everyone else can see. A new row starts at its creation's
+    # position, so the feed sends new accounts; the default lives in the database, so it holds for
+    # every way of creating a user, down to a plain-SQL INSERT on PostgreSQL.
+    presence_change = models.BigIntegerField(db_default=NewRowPosition())
+    visible_change = models.BigIntegerField(db_default=NewRowPosition())
 
     class Meta:
         db_table = "users"

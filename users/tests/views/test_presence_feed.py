@@ -3,8 +3,13 @@
 Each request commits on its own (transactional tests): on PostgreSQL a change's position is its
 transaction, so inside one long test transaction every change would look new to every read.
 """
-import pytest
+import io
 
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from users.models import User
 from users.services.simple_online_status import check_and_mark_offline_users
 from users.tests.expectations import assert_json_error, iso
 
@@ -16,6 +21,8 @@ LOGOUT = "/api/users/logout/"
 FEED = "/api/users/presence/"
 MY_PRESENCE = "/api/users/me/presence/"
 ALL_USERS = "/api/users/all-users/"
+ADMIN_USERS = "/api/users/admin/users/"
+DJANGO_ADMIN = "/admin/users/user/"
 
 
 @pytest.fixture(autouse=True)
@@ -171,6 +178,182 @@ def test_a_bad_cursor_is_a_json_400(people, since):
 def test_the_feed_requires_authentication(api):
     assert_json_error(api.get(FEED), 401, "not_authenticated")
     assert_json_error(api.patch(MY_PRESENCE, {"invisible": True}, format="json"), 401, "not_authenticated")
+
+
+# --- account changes -------------------------------------------------------------
+
+
+def entries(body) -> dict:
+    """The feed's entries by username, without last_seen (the feed reports it as of the read, not as a change)."""
+    return {e["username"]: {k: v for k, v in e.items() if k != "last_seen"} for e in body["users"]}
+
+
+@pytest.fixture
+def django_admin(client, make_user):
+    """A browser session of a superuser in the Django admin."""
+    client.force_login(make_user(username="root", is_staff=True, is_superuser=True))
+    return client
+
+
+def create_through_the_api(clients, admin):
+    response = clients["boss"].post(
+        ADMIN_USERS, {"username": "dave", "password": "Dave-pass-1234", "email": "dave@example.com"}, format="json"
+    )
+    assert response.status_code == 201, response.content
+
+
+def create_in_the_django_admin(clients, admin):
+    response = admin.post(
+        f"{DJANGO_ADMIN}add/",
+        {"username": "dave", "usable_password": "true", "password1": "Dave-pass-1234", "password2": "Dave-pass-1234"},
+    )
+    assert response.status_code == 302, response.content
+    User.objects.filter(username="dave").update(email="dave@example.com")  # the add form asks for no email
+
+
+def create_with_createsuperuser(clients, admin):
+    call_command("createsuperuser", interactive=False, username="dave", email="dave@example.com", verbosity=0)
+
+
+def create_with_plain_sql(clients, admin):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite allows no subquery in a column default: rows inserted by plain SQL there start at 0")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """INSERT INTO users (password, is_superuser, username, first_name, last_name, email,
+                                  is_staff, is_active, date_joined, online_status)
+               VALUES ('!', false, 'dave', '', '', 'dave@example.com', false, true, now(), 'offline')"""
+        )
+
+
+@pytest.mark.parametrize("create", [
+    create_through_the_api, create_in_the_django_admin, create_with_createsuperuser, create_with_plain_sql,
+], ids=["api", "django_admin", "createsuperuser", "plain_sql"])
+def test_a_user_created_after_the_cursor_shows_up_once_for_ordinary_and_staff_viewers(
+    people, django_admin, create
+):
+    """A new account is in the next poll, offline, without waiting for its first login; and only once."""
+    users, clients = people
+    olga_cursor = clients["olga"].get(FEED).json()["cursor"]
+    boss_cursor = clients["boss"].get(FEED).json()["cursor"]
+
+    create(clients, django_admin)
+
+    dave = User.objects.get(username="dave")
+    olga_sees = clients["olga"].get(FEED, {"since": olga_cursor}).json()
+    assert entries(olga_sees) == {
+        "dave": {"id": dave.pk, "username": "dave", "first_name": "", "last_name": "", "online_status": "offline"}
+    }
+    boss_sees = clients["boss"].get(FEED, {"since": boss_cursor}).json()
+    assert entries(boss_sees) == {
+        "dave": {
+            "id": dave.pk, "username": "dave", "first_name": "", "last_name": "", "online_status": "offline",
+            "email": "dave@example.com", "is_staff": dave.is_staff, "is_active": True, "invisible": False,
+        }
+    }
+    assert clients["olga"].get(FEED, {"since": olga_sees["cursor"]}).json()["users"] == []
+
+
+def test_seed_demo_users_show_up_in_the_feed(make_user, device):
+    """`manage.py seed_demo` creates accounts without the API: a viewer's next poll lists them."""
+    olga = device(make_user(username="olga"))
+    cursor = olga.get(FEED).json()["cursor"]
+
+    call_command("seed_demo", stdout=io.StringIO())
+
+    seen = entries(olga.get(FEED, {"since": cursor}).json())
+    assert {name: entry["online_status"] for name, entry in seen.items()} == {
+        "admin": "offline", "alice": "offline", "bob": "offline", "carol": "offline"
+    }
+    assert (seen["alice"]["first_name"], seen["alice"]["last_name"]) == ("Alice", "Archer")
+
+
+def test_a_rename_shows_up_for_everyone_with_presence_unchanged(people):
+    users, clients = people
+    olga_cursor = clients["olga"].get(FEED).json()["cursor"]
+    boss_cursor = clients["boss"].get(FEED).json()["cursor"]
+
+    response = clients["boss"].patch(
+        f"{ADMIN_USERS}{users['alice'].pk}/", {"first_name": "Alicia", "last_name": "Abbott"}, format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    for viewer, cursor in (("olga", olga_cursor), ("boss", boss_cursor)):
+        seen = entries(clients[viewer].get(FEED, {"since": cursor}).json())
+        assert list(seen) == ["alice"], viewer
+        assert (seen["alice"]["first_name"], seen["alice"]["last_name"], seen["alice"]["online_status"]) == (
+            "Alicia", "Abbott", "online"
+        )
+
+
+def test_a_staff_only_change_shows_up_for_staff_only(people):
+    """An email is in staff's entries alone: staff's feed sends it, an ordinary viewer's stays empty."""
+    users, clients = people
+    olga_cursor = clients["olga"].get(FEED).json()["cursor"]
+    boss_cursor = clients["boss"].get(FEED).json()["cursor"]
+
+    response = clients["boss"].patch(f"{ADMIN_USERS}{users['carol'].pk}/", {"email": "carol@new.test"}, format="json")
+
+    assert response.status_code == 200, response.content
+    boss_sees = entries(clients["boss"].get(FEED, {"since": boss_cursor}).json())
+    assert list(boss_sees) == ["carol"] and boss_sees["carol"]["email"] == "carol@new.test"
+    assert clients["olga"].get(FEED, {"since": olga_cursor}).json()["users"] == []
+
+
+def test_deactivating_and_reactivating_an_offline_user_shows_up_for_staff(people):
+    """carol never logged in, so deactivation changes no status: the feed still tells staff she is inactive."""
+    users, clients = people
+    cursor = clients["boss"].get(FEED).json()["cursor"]
+
+    assert clients["boss"].post(f"{ADMIN_USERS}{users['carol'].pk}/deactivate/", format="json").status_code == 200
+    body = clients["boss"].get(FEED, {"since": cursor}).json()
+    assert {name: e["is_active"] for name, e in entries(body).items()} == {"carol": False}
+
+    assert clients["boss"].post(f"{ADMIN_USERS}{users['carol'].pk}/activate/", format="json").status_code == 200
+    later = clients["boss"].get(FEED, {"since": body["cursor"]}).json()
+    assert {name: e["is_active"] for name, e in entries(later).items()} == {"carol": True}
+
+
+def change_form(user: User, **changes) -> dict:
+    """The Django admin's change form for `user` as a browser posts it, with `changes` applied."""
+    fields = {
+        "username": user.username, "first_name": user.first_name, "last_name": user.last_name, "email": user.email,
+        "is_active": user.is_active, "is_staff": user.is_staff, "is_superuser": user.is_superuser, **changes,
+    }
+    data = {name: value for name, value in fields.items() if not isinstance(value, bool)}
+    data.update({name: "on" for name, value in fields.items() if value is True})  # ticked checkboxes only
+    if user.last_login:
+        local = user.last_login.astimezone()
+        data.update({"last_login_0": local.strftime("%Y-%m-%d"), "last_login_1": local.strftime("%H:%M:%S")})
+    return data
+
+
+def test_an_edit_in_the_django_admin_shows_up_and_keeps_presence(people, django_admin):
+    users, clients = people
+    cursor = clients["olga"].get(FEED).json()["cursor"]
+    alice = User.objects.get(pk=users["alice"].pk)
+
+    response = django_admin.post(f"{DJANGO_ADMIN}{alice.pk}/change/", change_form(alice, last_name="Abbott"))
+
+    assert response.status_code == 302, response.content
+    seen = entries(clients["olga"].get(FEED, {"since": cursor}).json())
+    assert list(seen) == ["alice"] and (seen["alice"]["last_name"], seen["alice"]["online_status"]) == ("Abbott", "online")
+
+
+def test_unticking_active_in_the_django_admin_deactivates_like_the_api(people, django_admin):
+    """The user's sessions end at once: everyone sees alice offline, staff also inactive; her token stops working."""
+    users, clients = people
+    olga_cursor = clients["olga"].get(FEED).json()["cursor"]
+    boss_cursor = clients["boss"].get(FEED).json()["cursor"]
+    alice = User.objects.get(pk=users["alice"].pk)
+
+    response = django_admin.post(f"{DJANGO_ADMIN}{alice.pk}/change/", change_form(alice, is_active=False))
+
+    assert response.status_code == 302, response.content
+    assert statuses(clients["olga"].get(FEED, {"since": olga_cursor}).json()) == {"alice": "offline"}
+    boss_sees = entries(clients["boss"].get(FEED, {"since": boss_cursor}).json())
+    assert (boss_sees["alice"]["online_status"], boss_sees["alice"]["is_active"]) == ("offline", False)
+    assert clients["alice"].post(HEARTBEAT, format="json").status_code == 401
 
 
 # --- all-users ETag ------------------------------------------------------------
