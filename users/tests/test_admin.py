@@ -1,8 +1,12 @@
-"""The Django admin's user list: presence columns, the status filter, search, and the 'mark offline' action."""
+"""The Django admin for users: presence columns, filter, search, the actions, no deletion, edits that never write presence."""
+import re
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+
+from users.models import User
+from users.tests.expectations import users_updates
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = "/admin/users/user/"
@@ -68,3 +72,72 @@ def test_mark_selected_users_offline_changes_only_the_selected_online_users(admi
     assert (row(alice).online_status, row(alice).last_seen) == ("offline", people["now"] - timedelta(minutes=1))
     assert (row(carol).online_status, row(carol).last_seen) == ("offline", people["now"] - timedelta(days=1))
     assert row(bob).online_status == "online"  # not selected
+
+
+# --- no deletion; deactivation, edits and passwords through the account services ----
+
+
+def action_choices(response) -> set[str]:
+    return {name for name, _ in response.context["action_form"].fields["action"].choices if name}
+
+
+def updates_of(user, captured) -> list[str]:
+    """The UPDATEs of this user's row (the admin's own request also touches the admin's row)."""
+    return [sql for sql in users_updates(captured) if sql.endswith(f'WHERE "users"."id" = {user.pk}')]
+
+
+def set_clause(update: str) -> str:
+    return update.split(" SET ", 1)[1].rsplit(" WHERE ", 1)[0]
+
+
+def test_users_cannot_be_deleted_in_the_admin(admin_client, people):
+    """As in the API, accounts are deactivated, never deleted: no delete view, no delete action."""
+    alice = people["alice"]
+
+    assert admin_client.get(f"{CHANGELIST}{alice.pk}/delete/").status_code == 403
+    assert admin_client.post(f"{CHANGELIST}{alice.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert action_choices(admin_client.get(CHANGELIST)) == {"mark_selected_offline", "deactivate_selected"}
+    admin_client.post(CHANGELIST, {"action": "delete_selected", "_selected_action": [alice.pk], "post": "yes"})
+    assert User.objects.filter(pk=alice.pk).exists()
+
+
+def test_deactivate_selected_ends_their_sessions_and_skips_the_acting_admin(admin_client, make_user, device, row):
+    dave = make_user(username="dave")
+    dave_device = device(dave)
+    root = User.objects.get(username="root")
+
+    response = admin_client.post(
+        CHANGELIST, {"action": "deactivate_selected", "_selected_action": [dave.pk, root.pk]}, follow=True
+    )
+
+    assert "Deactivated 1 user(s)." in [str(message) for message in response.context["messages"]]
+    assert (row(dave).is_active, row(dave).online_status) == (False, "offline")
+    assert row(root).is_active is True
+    assert dave_device.post("/api/users/heartbeat/", format="json").status_code == 401
+
+
+def test_the_change_form_writes_only_the_edited_columns(admin_client, people, capture_queries, row):
+    """Presence columns are never written back from the loaded form: a heartbeat landing meanwhile would be undone."""
+    alice = people["alice"]
+    form = {"username": "alice", "email": alice.email, "first_name": "Alicia", "last_name": "", "is_active": "on"}
+
+    with capture_queries() as captured:
+        response = admin_client.post(f"{CHANGELIST}{alice.pk}/change/", form)
+
+    assert response.status_code == 302, response.content
+    (update,) = updates_of(alice, captured)
+    assert set(re.findall(r'"(\w+)" = ', set_clause(update))) == {"first_name", "presence_change", "visible_change"}
+    assert (row(alice).first_name, row(alice).online_status) == ("Alicia", "online")
+
+
+def test_the_password_form_writes_only_the_password(admin_client, people, capture_queries, row):
+    alice = people["alice"]
+    form = {"usable_password": "true", "password1": "Brand-new-4096", "password2": "Brand-new-4096"}
+
+    with capture_queries() as captured:
+        response = admin_client.post(f"{CHANGELIST}{alice.pk}/password/", form)
+
+    assert response.status_code == 302, response.content
+    (update,) = updates_of(alice, captured)
+    assert re.fullmatch(r'"password" = \S+', set_clause(update)), update
+    assert row(alice).check_password("Brand-new-4096") and row(alice).online_status == "online"
