@@ -8,7 +8,7 @@ export class SessionExpired extends Error {}
 /** The request never got an answer (server down, network gone) or the server failed (5xx). */
 export class ConnectionLost extends Error {}
 
-/** The presence feed refused the cursor (not one this server issued, say after its database was reset). */
+/** The presence feed refused the cursor as not one this server issued. */
 export class CursorRejected extends Error {}
 
 export function loadSession() {

@@ -107,7 +107,7 @@ function refreshUsers(state) {
       answer = await readPresence(state.call, urls.presence, state.store.cursor);
     } catch (error) {
       if (!(error instanceof CursorRejected)) throw error;
-      // The server no longer knows our cursor: changes since then cannot be asked for, so read everyone.
+      // The server refused our cursor: changes since it cannot be asked for, so read everyone.
       state.store.resync();
       answer = await readPresence(state.call, urls.presence, null);
     }
