@@ -1,5 +1,6 @@
 """Heartbeat, me, and staff user management (users/views/user_management_views.py)."""
 import pytest
+from django.db import connection
 
 from conftest import PASSWORD
 from users.models import User
@@ -71,8 +72,11 @@ def test_heartbeat_from_a_deactivated_account_is_refused(user, alice, boss, row)
 
 
 @pytest.mark.parametrize("crowd_size", [5, 200])
-def test_heartbeat_is_three_queries_whatever_the_number_of_users(user, alice, clock, crowd, capture_queries, crowd_size):
-    """Load the caller, one UPDATE of its session and one of the user, with 5 or 200 other users (half stale and online)."""
+def test_a_settled_heartbeat_is_a_fixed_handful_of_queries(user, alice, clock, crowd, row, capture_queries, crowd_size):
+    """Load the caller, then refresh its session and raise the user, with 5 or 200 other users (half stale and online).
+
+    PostgreSQL does both writes in one statement; SQLite in one transaction of two UPDATEs.
+    """
     crowd(crowd_size // 2, prefix="fresh", online_status="online", last_seen=clock.current)
     crowd(crowd_size - crowd_size // 2, prefix="stale", online_status="online", last_seen=clock.ago(3600))
     clock.advance(60)  # the caller's last_seen is stale too, so the middleware would write if it did not know
@@ -81,15 +85,21 @@ def test_heartbeat_is_three_queries_whatever_the_number_of_users(user, alice, cl
         response = alice.post(HEARTBEAT, format="json")
 
     assert response.status_code == 200
-    # The two UPDATEs share a transaction (savepoints inside the test's own transaction; BEGIN/COMMIT in production).
     sql = [
         " ".join(q["sql"].split()[:2]).upper() for q in captured.captured_queries
         if "SAVEPOINT" not in q["sql"].upper()
     ]
-    assert sql == ["SELECT \"USERS\".\"ID\",", 'UPDATE "PRESENCE_SESSIONS"', 'UPDATE "USERS"'], captured.captured_queries
+    if connection.vendor == "postgresql":
+        assert sql == ['SELECT "USERS"."ID",', "WITH SESSION"], captured.captured_queries
+        users_update = captured.captured_queries[-1]["sql"]
+    else:
+        assert sql == ['SELECT "USERS"."ID",', 'UPDATE "PRESENCE_SESSIONS"', 'UPDATE "USERS"'], captured.captured_queries
+        (users_update,) = [q["sql"] for q in captured.captured_queries if q["sql"].startswith('UPDATE "users"')]
     # A user already settled online takes the short UPDATE: no change position, no CASE to compile.
-    (users_update,) = [q["sql"] for q in captured.captured_queries if q["sql"].startswith('UPDATE "users"')]
     assert "CASE" not in users_update.upper()
+    stored = row(user)
+    assert (stored.online_status, stored.last_seen, stored.last_active) == ("online", clock.current, clock.current)
+    assert user.presence_sessions.get().last_seen == clock.current
 
 
 # --- me ------------------------------------------------------------------------
