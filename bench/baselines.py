@@ -37,11 +37,15 @@ class BaselineUserSerializer(serializers.ModelSerializer):
     """The textbook list: a ModelSerializer over model instances, the same fields as the staff all-users list."""
 
     online_status = serializers.CharField(source="effective_status")
+    invisible = serializers.SerializerMethodField()
 
     class Meta:
         model = User
         fields = ("id", "username", "first_name", "last_name", "email", "is_staff", "is_active",
-                  "online_status", "last_seen")
+                  "invisible", "online_status", "last_seen")
+
+    def get_invisible(self, user: User) -> bool:
+        return user.invisible_since is not None
 
 
 class BaselineAllUsersView(generics.ListAPIView):
