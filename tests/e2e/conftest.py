@@ -6,9 +6,11 @@ response like any client. Screenshots go to artifacts/e2e/ (kept by CI, ignored 
 """
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
+from conftest import PASSWORD
 from tests.live.conftest import (  # noqa: F401  (the live suite's fixtures, shared)
     ROOT,
     celery_worker_beat,
@@ -34,6 +36,7 @@ TIMEOUT_SECONDS = 6
 SWEEP_SECONDS = 1
 # How late a page may show a change beyond its interval: a request, a render and a busy machine.
 SLACK_SECONDS = 2.0
+ONE_REFRESH = REFRESH_SECONDS + SLACK_SECONDS
 
 
 @pytest.fixture(scope="package")
@@ -54,13 +57,17 @@ def browser():
 
 @pytest.fixture(autouse=True)
 def e2e_presence_intervals(live_env):
-    """Seconds-long presence intervals for the server and the worker, passed through the environment."""
+    """Seconds-long presence intervals (and no login throttling) for the server and the worker, through the environment."""
     live_env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     live_env.update(
         PRESENCE_HEARTBEAT_SECONDS=str(HEARTBEAT_SECONDS),
         PRESENCE_REFRESH_SECONDS=str(REFRESH_SECONDS),
         PRESENCE_TIMEOUT_SECONDS=str(TIMEOUT_SECONDS),
         PRESENCE_SWEEP_SECONDS=str(SWEEP_SECONDS),
+        # Every test logs `admin` in, and the throttle's counts outlive each server in the shared
+        # cache: the default 10 a minute would refuse logins of a later test (tests/security checks them).
+        LOGIN_THROTTLE_USERNAME_RATE="1000/min",
+        LOGIN_THROTTLE_IP_RATE="1000/min",
     )
     return live_env
 
@@ -72,6 +79,8 @@ class Dashboard:
         self.page, self.base_url, self.name, self.shots = page, base_url, name, shots
         self.heartbeats: list[tuple[float, int]] = []  # (monotonic time sent, status answered)
         self.token_refreshes = 0
+        self.reads = []  # the users API GETs this page sent (Playwright requests), in order
+        page.on("request", lambda r: self.reads.append(r) if r.method == "GET" and "/api/users/" in r.url else None)
         page.on("response", self._record)
 
     def _record(self, response):
@@ -80,6 +89,10 @@ class Dashboard:
             self.heartbeats.append((time.monotonic(), response.status))
         elif request.method == "POST" and request.url.endswith("/api/users/token/refresh/"):
             self.token_refreshes += 1
+
+    def read_paths(self) -> list[str]:
+        """The users API GETs sent so far, as path and query: "/api/users/presence/?since=…"."""
+        return [urlsplit(r.url)._replace(scheme="", netloc="").geturl() for r in self.reads]
 
     def open(self):
         self.page.goto(self.base_url + "/")
@@ -132,3 +145,21 @@ def open_dashboard(browser, live_api, request):
     yield open_as
     for context in contexts:
         context.close()
+
+
+@pytest.fixture
+def people(make_user):
+    """A staff operator, the regular user under watch, and two more users who stay offline."""
+    make_user(username="admin", first_name="Ada", last_name="Admin", is_staff=True)
+    make_user(username="alice", first_name="Alice", last_name="Archer")
+    make_user(username="bob", first_name="Bob", last_name="Baker")
+    make_user(username="carol", first_name="Carol", last_name="Cooper")
+
+
+@pytest.fixture
+def staff(people, open_dashboard):
+    """The staff operator's dashboard, logged in."""
+    page = open_dashboard("staff")
+    page.log_in("admin", PASSWORD)
+    page.shows("admin", "online", within=ONE_REFRESH)
+    return page

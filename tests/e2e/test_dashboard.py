@@ -10,6 +10,7 @@ import pytest
 from conftest import PASSWORD
 from tests.e2e.conftest import (
     HEARTBEAT_SECONDS,
+    ONE_REFRESH,
     REFRESH_SECONDS,
     SLACK_SECONDS,
     SWEEP_SECONDS,
@@ -19,25 +20,6 @@ from tests.e2e.conftest import (
 from tests.live.conftest import presence_row, wait_until_healthy
 
 pytestmark = pytest.mark.live
-ONE_REFRESH = REFRESH_SECONDS + SLACK_SECONDS
-
-
-@pytest.fixture
-def people(make_user):
-    """A staff operator, the regular user under watch, and two more users who stay offline."""
-    make_user(username="admin", first_name="Ada", last_name="Admin", is_staff=True)
-    make_user(username="alice", first_name="Alice", last_name="Archer")
-    make_user(username="bob", first_name="Bob", last_name="Baker")
-    make_user(username="carol", first_name="Carol", last_name="Cooper")
-
-
-@pytest.fixture
-def staff(people, open_dashboard):
-    """The staff operator's dashboard, logged in."""
-    page = open_dashboard("staff")
-    page.log_in("admin", PASSWORD)
-    page.shows("admin", "online", within=ONE_REFRESH)
-    return page
 
 
 def test_1_the_staff_page_shows_a_user_online_within_one_refresh_of_their_login(staff, open_dashboard):
