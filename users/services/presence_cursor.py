@@ -57,7 +57,7 @@ class Cursor:
 
 
 def change_position() -> RawSQL:
-    """The position of the change being written, for an UPDATE's SET clause."""
+    """The position of the change being written, for an UPDATE's SET clause (an INSERT gets it from NewRowPosition)."""
     if connection.vendor == "postgresql":
         return RawSQL("pg_current_xact_id()::text::bigint", [])
     return RawSQL('(SELECT COALESCE(MAX("presence_change"), 0) + 1 FROM "users")', [])

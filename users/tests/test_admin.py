@@ -1,4 +1,4 @@
-"""The Django admin for users: presence columns, filter, search, the actions, no deletion, edits that never write presence."""
+"""The Django admin for users: presence columns, filter, search, actions, no deletion, edits that never write presence."""
 import re
 from datetime import timedelta
 

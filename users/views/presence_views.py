@@ -45,9 +45,11 @@ class PresenceFeedView(APIView):
     """GET ?since=<cursor>: `{cursor, full, users}`, the users whose visible presence changed after the cursor.
 
     Without `since`, every user (`full: true`). Each entry has the all-users shape; apply it over
-    what you hold (a user never sent keeps their last known state; one you never saw is offline),
-    then ask again with the returned cursor. Every transition shows up: logins, heartbeats that
-    change a status, idle, logouts, invisible mode, timeouts (also before the sweep has run).
+    what you hold (an entry replaces or adds that user; a user never sent keeps their last known
+    state), then ask again with the returned cursor. Every change shows up: logins, heartbeats that
+    change a status, idle, logouts, invisible mode, timeouts (also before the sweep has run), new
+    accounts, and account edits (names; for staff also email, is_staff, is_active). Users are
+    deactivated, never deleted, so no entry ever has to be removed.
     """
 
     def get(self, request):
