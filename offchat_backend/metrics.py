@@ -3,10 +3,13 @@
 Presence figures come from the database when scraped (users online, the sweep record the worker
 writes), so they are right whichever process swept and however many web processes serve /metrics.
 Request metrics are per process unless PROMETHEUS_MULTIPROC_DIR is set (gunicorn with several workers).
+With METRICS_BEARER_TOKEN set, only a scraper sending that token gets an answer.
 """
+import hmac
 import os
 
-from django.http import HttpResponse
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -52,7 +55,28 @@ def _process_registry() -> CollectorRegistry:
     return REGISTRY
 
 
+def _refusal(request) -> JsonResponse | None:
+    """A JSON 401 unless the request carries the configured bearer token; None when it may scrape."""
+    expected = settings.METRICS_BEARER_TOKEN
+    if not expected:
+        return None  # open, as documented: restrict it at the proxy
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not given:
+        body = {"detail": "Authentication credentials were not provided.", "code": "not_authenticated"}
+    # Constant time: how long the comparison takes says nothing about how much of the token matched.
+    elif hmac.compare_digest(given.strip().encode(), expected.encode()):
+        return None
+    else:
+        body = {"detail": "Incorrect authentication credentials.", "code": "authentication_failed"}
+    response = JsonResponse(body, status=401)
+    response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+    return response
+
+
 def metrics(request):
     """The Prometheus text exposition: request metrics of this server, presence figures of the whole system."""
+    refusal = _refusal(request)
+    if refusal is not None:
+        return refusal
     body = generate_latest(_process_registry()) + generate_latest(_presence_registry)
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)

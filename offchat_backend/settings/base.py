@@ -139,6 +139,8 @@ LOGIN_THROTTLE_USERNAME_RATE = env.str("LOGIN_THROTTLE_USERNAME_RATE", default="
 PRESENCE_IDLE_SECONDS = env.int("PRESENCE_IDLE_SECONDS", default=300)
 # Keep ended sessions at least as long as a refresh token lives, so logout-all still finds them.
 PRESENCE_SESSION_RETENTION_SECONDS = env.int("PRESENCE_SESSION_RETENTION_SECONDS", default=7 * 86400)
+# When set, GET /metrics wants `Authorization: Bearer <this>`; empty or unset leaves it open (restrict it at the proxy).
+METRICS_BEARER_TOKEN = env.str("METRICS_BEARER_TOKEN", default="")
 
 # --- REST framework and JWT -----------------------------------------------
 REST_FRAMEWORK = {

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 KNOBS = (
     "PRESENCE_TIMEOUT_SECONDS", "PRESENCE_SWEEP_SECONDS", "PRESENCE_TOUCH_SECONDS",
     "PRESENCE_HEARTBEAT_SECONDS", "PRESENCE_REFRESH_SECONDS", "CELERY_TASK_ALWAYS_EAGER", "CORS_ALLOWED_ORIGINS",
+    "METRICS_BEARER_TOKEN",
 )
 PRINT_SETTINGS = (
     "import json, django; django.setup(); from django.conf import settings; "
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.skipif((ROOT / ".env").exists(), reason="a local .env f
 def clean_env(**extra) -> dict:
     """The current environment without any setting this project reads, plus `extra`."""
     dropped = {"DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "SECRET_KEY",
-               "ALLOWED_HOSTS", "CORS_ALLOWED_ORIGINS", "DEBUG"}
+               "ALLOWED_HOSTS", "CORS_ALLOWED_ORIGINS", "DEBUG", "METRICS_BEARER_TOKEN"}
     env = {k: v for k, v in os.environ.items() if k not in dropped and not k.startswith("PRESENCE_")}
     env.setdefault("OFFCHAT_VAR_DIR", str(Path(django_settings.BASE_DIR) / "var"))
     return {**env, **extra}
@@ -62,6 +63,16 @@ def test_production_runs_celery_tasks_on_a_worker():
     loaded = load("offchat_backend.settings.production", SECRET_KEY="x" * 60, ALLOWED_HOSTS="api.example.com")
 
     assert loaded["CELERY_TASK_ALWAYS_EAGER"] is False
+
+
+@pytest.mark.parametrize(("environment", "expected"), [({}, ""), ({"METRICS_BEARER_TOKEN": ""}, ""),
+                                                         ({"METRICS_BEARER_TOKEN": "s3cret"}, "s3cret")])
+def test_metrics_bearer_token_is_optional_and_empty_means_unset(environment, expected):
+    """docker-compose.yml passes `${METRICS_BEARER_TOKEN:-}`: an empty value must leave /metrics open, like none."""
+    loaded = load("offchat_backend.settings.production", SECRET_KEY="x" * 60, ALLOWED_HOSTS="api.example.com",
+                  **environment)
+
+    assert loaded["METRICS_BEARER_TOKEN"] == expected
 
 
 def test_production_refuses_to_start_without_a_secret_key():
