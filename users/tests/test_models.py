@@ -1,5 +1,6 @@
 """The User model (users/models.py): table `users`, presence columns and the sweep's index."""
 import pytest
+from django.core.management import call_command
 from django.db import connection
 
 from users.models import User
@@ -43,3 +44,8 @@ def test_the_sweep_index_exists_on_last_seen_of_online_users():
     indexed, _, predicate = definition.partition(" WHERE ")
     assert "COALESCE(last_seen, '1970-01-01 00:00:00" in indexed.replace('"', "")
     assert "online_status" in predicate and "'online'" in predicate
+
+
+def test_the_models_pass_the_system_checks_that_migrate_runs():
+    """`migrate` also runs the database checks (`check --database`), e.g. that a db_default expression is allowed."""
+    call_command("check", databases=["default"], fail_level="WARNING")
