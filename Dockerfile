@@ -10,9 +10,11 @@ COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 
 COPY . .
-# collectstatic needs settings to load, not real secrets.
+# collectstatic needs settings to load, not real secrets. /run/prometheus is web's PROMETHEUS_MULTIPROC_DIR
+# (compose mounts a tmpfs over it, also owned by app): the workers run as app and must write there.
 RUN SECRET_KEY=collectstatic-only ALLOWED_HOSTS=localhost python manage.py collectstatic --noinput \
-    && useradd --create-home --uid 1000 app && chown -R app /app
+    && useradd --create-home --uid 1000 app && chown -R app /app \
+    && install -d -o app -g app -m 0700 /run/prometheus
 USER app
 
 EXPOSE 8000
