@@ -26,8 +26,11 @@ def account_positions(columns: Iterable[str]) -> dict[str, RawSQL]:
 def deactivate_user(user_id: int) -> None:
     """Deactivate an account; its tokens stop authenticating and it goes offline at once."""
     with transaction.atomic():
-        User.objects.filter(pk=user_id).update(is_active=False, **account_positions(["is_active"]))
+        # Sessions first, then the user row (the presence writes' lock order): flagging the row first
+        # deadlocked with a heartbeat holding a session and waiting for the row. A login racing this
+        # waits on the row and then finds it inactive (tests/races/test_deactivation_vs_heartbeat.py).
         end_all_presence_sessions(user_id, reason=PresenceSession.EndReason.DEACTIVATED)
+        User.objects.filter(pk=user_id).update(is_active=False, **account_positions(["is_active"]))
 
 
 def activate_user(user_id: int) -> None:
