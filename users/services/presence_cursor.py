@@ -11,7 +11,7 @@ one is already in commit order and the horizon is simply that highest position.
 """
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from django.db import connection
 from django.db.models import Q
@@ -34,6 +34,9 @@ class Cursor:
     read_at: datetime
     floor: int
     in_flight: tuple[int, ...] = field(default=())
+    # The newest position the read could have seen (not sent to clients): a cursor beyond it was not
+    # issued by this database as it is now (restored, reset or recreated), so it cannot be trusted.
+    ceiling: int | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         micros = int(self.read_at.timestamp() * 1_000_000)
@@ -71,7 +74,16 @@ def horizon(read_at: datetime) -> Cursor:
             xmin, xmax, xip = db.fetchone()[0].split(":")
             in_flight = tuple(int(x) for x in xip.split(",") if x)
             if len(in_flight) > MAX_IN_FLIGHT:
-                return Cursor(read_at, int(xmin) - 1)
-            return Cursor(read_at, int(xmax) - 1, in_flight)
+                return Cursor(read_at, int(xmin) - 1, ceiling=int(xmax) - 1)
+            return Cursor(read_at, int(xmax) - 1, in_flight, ceiling=int(xmax) - 1)
         db.execute('SELECT COALESCE(MAX("presence_change"), 0) FROM "users"')
-        return Cursor(read_at, db.fetchone()[0])
+        newest = db.fetchone()[0]
+        return Cursor(read_at, newest, ceiling=newest)
+
+
+def ensure_issued_before(since: Cursor, now: Cursor, margin: timedelta) -> None:
+    """InvalidCursor if `since` is ahead of the database or the clock: a client holding it would miss changes."""
+    # After a restore or a reset, positions start lower again: every change below the old cursor
+    # would be skipped, silently. Refusing it makes the client read everything again instead.
+    if since.floor > (now.ceiling if now.ceiling is not None else now.floor) or since.read_at > now.read_at + margin:
+        raise InvalidCursor(str(since))

@@ -96,9 +96,11 @@ def presence_changes(viewer: User, since: Cursor) -> tuple[Cursor, list[dict]]:
     older than PRESENCE_TIMEOUT_SECONDS, so the users who timed out since the cursor's clock are
     those whose last heartbeat (or last active heartbeat) fell into the matching window; the
     window starts FEED_MARGIN early, so a slow commit or a skewed clock costs a repeat, not a miss.
+    InvalidCursor if `since` is ahead of this database (restored or reset since it was issued).
     """
     at = presence_time.now()
     cursor = presence_cursor.horizon(at)
+    presence_cursor.ensure_issued_before(since, cursor, presence_time.FEED_MARGIN)
     window = {"gte": presence_time.offline_cutoff(since.read_at - presence_time.FEED_MARGIN),
               "lt": presence_time.offline_cutoff(at)}
     # Written with the sweep index's expression, so each half is one index range.

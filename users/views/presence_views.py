@@ -1,5 +1,6 @@
 """The caller's own presence (status, devices, invisible mode) and the incremental presence feed."""
 from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -7,6 +8,7 @@ from users.api_schema import error_response
 from users.serializers.responses import OwnPresenceSerializer, PresenceFeedSerializer
 from users.serializers.users import PresenceFeedQuerySerializer, PresenceVisibilitySerializer
 from users.services import session_revocation
+from users.services.presence_cursor import InvalidCursor
 from users.services.presence_selectors import own_presence, presence_changes, presence_snapshot
 from users.services.simple_online_status import set_user_invisible
 
@@ -59,5 +61,11 @@ class PresenceFeedView(APIView):
         if since is None:
             cursor, users = presence_snapshot(request.user)
         else:
-            cursor, users = presence_changes(request.user, since)
+            try:
+                cursor, users = presence_changes(request.user, since)
+            except InvalidCursor:
+                raise ValidationError(
+                    {"since": [ErrorDetail("This cursor is ahead of the server (its data was restored or reset): "
+                                           "read again without `since`.", code="invalid")]}
+                )
         return Response({"cursor": str(cursor), "full": since is None, "users": users})

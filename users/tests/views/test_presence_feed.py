@@ -175,6 +175,23 @@ def test_a_bad_cursor_is_a_json_400(people, since):
     assert "since" in assert_json_error(clients["olga"].get(FEED, {"since": since}), 400, "invalid")["errors"]
 
 
+@pytest.mark.parametrize("shift", ["positions", "clock"])
+def test_a_cursor_ahead_of_the_server_is_a_json_400_not_a_silent_gap(people, shift):
+    """After a restore or reset the positions start lower again: a client's old cursor would skip every change below it.
+
+    Simulated with a cursor this server issued, moved ahead of it: in the change sequence, or past the clock.
+    """
+    users, clients = people
+    issued = clients["olga"].get(FEED).json()["cursor"]
+    micros, floor, in_flight = issued.split(".")
+    ahead = (f"{micros}.{int(floor) + 10**6}.{in_flight}" if shift == "positions"
+             else f"{int(micros) + 3600 * 10**6}.{floor}.{in_flight}")
+
+    assert clients["olga"].get(FEED, {"since": issued}).status_code == 200
+    body = assert_json_error(clients["olga"].get(FEED, {"since": ahead}), 400, "invalid")
+    assert "restored or reset" in str(body["errors"]["since"])
+
+
 def test_the_feed_requires_authentication(api):
     assert_json_error(api.get(FEED), 401, "not_authenticated")
     assert_json_error(api.patch(MY_PRESENCE, {"invisible": True}, format="json"), 401, "not_authenticated")
