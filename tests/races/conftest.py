@@ -8,6 +8,13 @@ from django.db import connection
 
 
 @pytest.fixture
+def on_postgres(transactional_db):
+    """Real concurrent transactions: PostgreSQL only (SQLite serialises every writer)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL")
+
+
+@pytest.fixture
 def run_together():
     """Start every target at the same instant and return the tracebacks of those that raised.
 

@@ -3,7 +3,6 @@ import threading
 import uuid
 
 import pytest
-from django.db import connection
 
 from users.models import PresenceSession, User
 from users.services.accounts import activate_user, deactivate_user
@@ -14,12 +13,6 @@ pytestmark = pytest.mark.postgres
 DEVICES = 3
 ROUNDS = 40
 BOUND_SECONDS = 90
-
-
-@pytest.fixture
-def on_postgres(transactional_db):
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL")
 
 
 def test_deactivation_racing_heartbeats_never_deadlocks_and_always_wins(on_postgres, user, run_together):

@@ -3,7 +3,6 @@ import random
 import threading
 
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 from conftest import PASSWORD
@@ -14,12 +13,6 @@ pytestmark = pytest.mark.postgres
 DEVICES = 6
 ROUNDS = 25
 BOUND_SECONDS = 60
-
-
-@pytest.fixture
-def on_postgres(transactional_db):
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL")
 
 
 def log_in(user, device_id: str) -> APIClient:
