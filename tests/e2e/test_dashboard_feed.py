@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from conftest import PASSWORD
-from tests.e2e.conftest import ONE_REFRESH, REFRESH_SECONDS, SLACK_SECONDS
+from tests.e2e.conftest import HEARTBEAT_SECONDS, ONE_REFRESH, REFRESH_SECONDS, SLACK_SECONDS
 
 pytestmark = pytest.mark.live
 FEED = "/api/users/presence/"
@@ -78,7 +78,7 @@ def test_after_one_full_read_the_pages_ask_only_for_changes_and_show_another_cli
     alice = api_log_in(live_api, "alice")
     staff.shows("alice", "online", within=TWO_REFRESHES)
     assert staff.page.locator("#counts").inner_text() == "3 online of 4 users"
-    assert staff.row("alice").locator(".last-seen").inner_text() == "just now"
+    assert staff.row("alice").locator(".last-seen").inner_text() == "now"
     api_heartbeat(live_api, alice)
     regular.shows("alice", "online", within=TWO_REFRESHES)
     staff.screenshot("alice-online-from-the-api")
@@ -99,8 +99,24 @@ def test_after_one_full_read_the_pages_ask_only_for_changes_and_show_another_cli
     staff.screenshot("alice-logged-out-from-the-api")
 
 
+def test_a_present_users_last_seen_reads_now_while_they_stay_and_ages_only_once_they_leave(staff, live_api):
+    """The feed does not resend a user on each heartbeat, so their stored last_seen must not age on screen while they stay."""
+    alice = api_log_in(live_api, "alice")
+    staff.shows("alice", "online", within=TWO_REFRESHES)
+    for _ in range(6):  # 12 s of heartbeats: past the 10 s that "just now" covers
+        staff.wait(HEARTBEAT_SECONDS)
+        api_heartbeat(live_api, alice)
+    assert staff.row("alice").locator(".last-seen").inner_text() == "now"
+    assert_follows_the_feed(staff)
+
+    status, _, body = live_api.call("POST", "/api/users/logout/", {"refresh": alice["refresh"]}, token=alice["access"])
+    assert status == 200, body
+    staff.shows("alice", "offline", within=TWO_REFRESHES)
+    assert staff.row("alice").locator(".last-seen").inner_text() == "just now"
+
+
 def test_a_user_the_page_never_saw_is_added_when_the_feed_first_carries_them(staff, live_api):
-    """Here the feed carries them from their first login; the page held no row for that id."""
+    """A user created and logged in between two polls: the page held no row for that id and adds it from the feed."""
     staff.shows("carol", "offline", within=ONE_REFRESH)
     api_create_user(live_api, "dave")
 

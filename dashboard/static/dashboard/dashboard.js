@@ -172,9 +172,13 @@ function row(user, staff) {
   const seen = document.createElement("td");
   seen.className = "last-seen";
   const time = document.createElement("time");
-  if (user.last_seen) {
+  // A present user (online or away) was seen within the timeout by definition, and the feed does not
+  // resend them on each heartbeat: their stored time would age on screen while they are still here.
+  if (user.last_seen && user.online_status === "offline") {
     time.dateTime = user.last_seen;
     time.title = new Date(user.last_seen).toLocaleString();
+  } else if (user.online_status !== "offline") {
+    time.dataset.present = "true";
   }
   seen.append(time);
   tr.append(status, seen);
@@ -185,7 +189,7 @@ function row(user, staff) {
 function renderTimes(state) {
   const now = Date.now() + state.clockOffset;
   for (const time of document.querySelectorAll("#users tbody time")) {
-    time.textContent = relativeTime(time.dateTime, now);
+    time.textContent = time.dataset.present ? "now" : relativeTime(time.dateTime, now);
   }
   $("updated").textContent = state.fetchedAt ? relativeTime(new Date(state.fetchedAt).toISOString(), Date.now()) : "never";
 }

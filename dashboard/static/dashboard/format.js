@@ -19,9 +19,11 @@ export function fullName(user) {
 }
 
 /** Online users first, then by username. */
+const PRESENCE_ORDER = { online: 0, away: 1, offline: 2 };
+
 export function byPresence(a, b) {
-  if (a.online_status !== b.online_status) return a.online_status === "online" ? -1 : 1;
-  return a.username.localeCompare(b.username);
+  const rank = (PRESENCE_ORDER[a.online_status] ?? 3) - (PRESENCE_ORDER[b.online_status] ?? 3);
+  return rank || a.username.localeCompare(b.username);
 }
 
 export function matches(user, needle) {
