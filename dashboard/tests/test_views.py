@@ -9,7 +9,7 @@ from whitenoise.compress import Compressor
 
 pytestmark = pytest.mark.django_db
 MODULES = (
-    "dashboard/dashboard.js", "dashboard/api.js", "dashboard/format.js", "dashboard/presence_store.js",
+    "dashboard/dashboard.js", "dashboard/api.js", "dashboard/format.js", "dashboard/presence_store.js", "dashboard/activity.js",
     "dashboard/dashboard.css",
 )
 
@@ -74,7 +74,7 @@ def test_whitenoise_serves_the_dashboard_and_swagger_ui_assets_under_hashed_name
     assert "immutable" in response["Cache-Control"]  # hashed names may be cached for ever
     assert b"createClient" in b"".join(response.streaming_content)
     # The module's relative imports name the files without a hash; they are served too.
-    for module in ("/static/dashboard/api.js", "/static/dashboard/format.js", "/static/dashboard/presence_store.js"):
+    for module in (f"/static/{name}" for name in MODULES if name.endswith(".js") and name != "dashboard/dashboard.js"):
         assert production_static.get(module).status_code == 200, module
 
     docs = production_static.get("/api/docs/").content.decode()

@@ -2,6 +2,7 @@
 import {
   ConnectionLost, CursorRejected, SessionExpired, clearSession, createClient, loadSession, logIn, readPresence, saveSession,
 } from "./api.js";
+import { ActivityTracker } from "./activity.js";
 import { byPresence, fullName, matches, relativeTime } from "./format.js";
 import { PresenceStore } from "./presence_store.js";
 
@@ -34,7 +35,12 @@ function setConnection(ok) {
 /** Start the timers of a session whose tokens and intervals came from a login response. */
 function start(session) {
   const call = createClient(urls, session, saveSession);
-  const state = { session, call, store: new PresenceStore(), fetchedAt: null, clockOffset: 0, timers: [], busy: new Set() };
+  const state = {
+    session, call, store: new PresenceStore(), fetchedAt: null, clockOffset: 0, timers: [], busy: new Set(),
+    reported: null, // the state ("active" or "idle") the last successful heartbeat told the server
+  };
+  // Idle after idle_seconds without input (as Slack, Mattermost and Synapse do); input again sends "active" at once.
+  state.activity = new ActivityTracker(session.presence.idle_seconds ?? 300, () => heartbeat(state));
   current = state;
 
   $("login-view").hidden = true;
@@ -52,7 +58,15 @@ function start(session) {
       if (!document.hidden) refreshUsers(state);
     }, session.presence.refresh_seconds * 1000),
   );
-  state.timers.push(setInterval(() => renderTimes(state), 1000));
+  state.timers.push(
+    setInterval(() => {
+      renderTimes(state);
+      // Going idle is told at once too, not only with the next regular heartbeat.
+      // (During an outage the heartbeat timer keeps retrying; this would only add one a second.)
+      const reachable = document.body.dataset.connection !== "lost";
+      if (reachable && state.reported === "active" && state.activity.state() === "idle") heartbeat(state);
+    }, 1000),
+  );
   heartbeat(state);
   refreshUsers(state);
 }
@@ -60,6 +74,7 @@ function start(session) {
 function stop(state) {
   state.timers.forEach(clearInterval);
   state.timers = [];
+  state.activity.stop();
   if (current === state) current = null;
 }
 
@@ -95,7 +110,11 @@ async function exchange(state, kind, work) {
 
 function heartbeat(state) {
   return exchange(state, "heartbeat", async () => {
-    await state.call(urls.heartbeat, { method: "POST", body: {} });
+    const activity = state.activity.state();
+    const answer = await state.call(urls.heartbeat, { method: "POST", body: { state: activity } });
+    if (answer.status !== 200) return;
+    state.reported = activity;
+    document.body.dataset.activity = activity;
   });
 }
 
@@ -238,6 +257,7 @@ $("search").addEventListener("input", () => current && render(current));
 
 document.addEventListener("visibilitychange", () => {
   if (document.visibilityState === "visible" && current) {
+    current.activity.input(); // coming back to the tab is the person's doing
     heartbeat(current);
     refreshUsers(current);
   }
