@@ -119,7 +119,7 @@ class Dashboard:
         started = time.monotonic()
         row = self.row(username)
         expect(row).to_have_attribute("data-status", status, timeout=within * 1000)
-        expect(row.locator(".status")).to_have_text(status)
+        expect(row.locator(".status .badge")).to_have_text(status)
         return time.monotonic() - started
 
     def wait(self, seconds: float):

@@ -13,6 +13,7 @@ const urls = {
   refresh: document.body.dataset.refreshUrl,
   heartbeat: document.body.dataset.heartbeatUrl,
   presence: document.body.dataset.presenceUrl,
+  myPresence: document.body.dataset.myPresenceUrl,
 };
 
 // Everything that belongs to one logged-in session; replaced at login, dropped at logout.
@@ -69,6 +70,21 @@ function start(session) {
   );
   heartbeat(state);
   refreshUsers(state);
+  readOwnPresence(state);
+}
+
+/** Read (or, with `change`, set) the caller's invisible flag; the "Appear offline" box shows what the server holds. */
+async function readOwnPresence(state, change) {
+  let confirmed = null;
+  await exchange(state, "own-presence", async () => {
+    const options = change === undefined ? {} : { method: "PATCH", body: { invisible: change } };
+    const answer = await state.call(urls.myPresence, options);
+    if (answer.status === 200) confirmed = answer.body.invisible;
+  });
+  if (current !== state) return;
+  const box = $("appear-offline");
+  // Not confirmed (no connection, say): a click the server did not take is undone.
+  box.checked = confirmed ?? (change === undefined ? box.checked : !change);
 }
 
 function stop(state) {
@@ -187,6 +203,14 @@ function row(user, staff) {
   dot.setAttribute("aria-hidden", "true");
   badge.append(dot, user.online_status);
   status.append(badge);
+  if (staff && user.invisible) {
+    // Staff see the real status; everyone else sees this user offline.
+    const mark = document.createElement("span");
+    mark.className = "invisible-mark";
+    mark.title = "Appears offline to everyone but staff";
+    mark.textContent = "invisible";
+    status.append(mark);
+  }
 
   const seen = document.createElement("td");
   seen.className = "last-seen";
@@ -254,6 +278,16 @@ document.querySelectorAll('input[name="filter"]').forEach((input) =>
   input.addEventListener("change", () => current && render(current)),
 );
 $("search").addEventListener("input", () => current && render(current));
+$("appear-offline").addEventListener("change", async (event) => {
+  if (!current) return;
+  const box = event.currentTarget;
+  box.disabled = true; // one change at a time
+  try {
+    await readOwnPresence(current, box.checked);
+  } finally {
+    box.disabled = false;
+  }
+});
 
 document.addEventListener("visibilitychange", () => {
   if (document.visibilityState === "visible" && current) {
