@@ -10,6 +10,7 @@ from whitenoise.compress import Compressor
 pytestmark = pytest.mark.django_db
 MODULES = (
     "dashboard/dashboard.js", "dashboard/api.js", "dashboard/format.js", "dashboard/presence_store.js", "dashboard/activity.js",
+    "dashboard/users_table.js",
     "dashboard/dashboard.css",
 )
 

@@ -79,8 +79,8 @@ class Dashboard:
         self.page, self.base_url, self.name, self.shots = page, base_url, name, shots
         self.heartbeats: list[tuple[float, int]] = []  # (monotonic time sent, status answered)
         self.token_refreshes = 0
-        self.reads = []  # the users API GETs this page sent (Playwright requests), in order
-        page.on("request", lambda r: self.reads.append(r) if r.method == "GET" and "/api/users/" in r.url else None)
+        self.reads = []  # the users-list GETs this page sent (Playwright requests), in order: any but its own /me/…
+        page.on("request", lambda r: self.reads.append(r) if self._lists_users(r) else None)
         page.on("response", self._record)
 
     def _record(self, response):
@@ -89,6 +89,11 @@ class Dashboard:
             self.heartbeats.append((time.monotonic(), response.status))
         elif request.method == "POST" and request.url.endswith("/api/users/token/refresh/"):
             self.token_refreshes += 1
+
+    @staticmethod
+    def _lists_users(request) -> bool:
+        path = urlsplit(request.url).path
+        return request.method == "GET" and path.startswith("/api/users/") and not path.startswith("/api/users/me/")
 
     def read_paths(self) -> list[str]:
         """The users API GETs sent so far, as path and query: "/api/users/presence/?since=…"."""

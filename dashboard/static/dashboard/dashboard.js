@@ -3,8 +3,8 @@ import {
   ConnectionLost, CursorRejected, SessionExpired, clearSession, createClient, loadSession, logIn, readPresence, saveSession,
 } from "./api.js";
 import { ActivityTracker } from "./activity.js";
-import { byPresence, fullName, matches, relativeTime } from "./format.js";
 import { PresenceStore } from "./presence_store.js";
+import { renderTimes, renderUsers } from "./users_table.js";
 
 const $ = (id) => document.getElementById(id);
 const urls = {
@@ -156,85 +156,8 @@ function refreshUsers(state) {
   });
 }
 
-function filters() {
-  return {
-    onlineOnly: document.querySelector('input[name="filter"]:checked').value === "online",
-    needle: $("search").value.trim(),
-  };
-}
-
 function render(state) {
-  const { onlineOnly, needle } = filters();
-  const users = state.store.users();
-  const online = users.filter((user) => user.online_status === "online").length;
-  $("online-count").textContent = online;
-  $("total-count").textContent = users.length;
-
-  const shown = users
-    .filter((user) => (!onlineOnly || user.online_status === "online") && matches(user, needle))
-    .sort(byPresence);
-  const rows = shown.map((user) => row(user, state.session.user.is_staff));
-  document.querySelector("#users tbody").replaceChildren(...rows);
-  $("empty").hidden = shown.length > 0;
-  renderTimes(state);
-}
-
-function cell(text, className) {
-  const td = document.createElement("td");
-  td.textContent = text;
-  if (className) td.className = className;
-  return td;
-}
-
-function row(user, staff) {
-  const tr = document.createElement("tr");
-  tr.dataset.username = user.username;
-  tr.dataset.status = user.online_status;
-  tr.append(cell(user.username, "username"), cell(fullName(user) || "—", "full-name"));
-  if (staff) tr.append(cell(user.email || "—", "staff-only email"));
-
-  // The word is always there: colour alone would not tell everyone the status.
-  const status = document.createElement("td");
-  status.className = "status";
-  const badge = document.createElement("span");
-  badge.className = `badge ${user.online_status}`;
-  const dot = document.createElement("span");
-  dot.className = "dot";
-  dot.setAttribute("aria-hidden", "true");
-  badge.append(dot, user.online_status);
-  status.append(badge);
-  if (staff && user.invisible) {
-    // Staff see the real status; everyone else sees this user offline.
-    const mark = document.createElement("span");
-    mark.className = "invisible-mark";
-    mark.title = "Appears offline to everyone but staff";
-    mark.textContent = "invisible";
-    status.append(mark);
-  }
-
-  const seen = document.createElement("td");
-  seen.className = "last-seen";
-  const time = document.createElement("time");
-  // A present user (online or away) was seen within the timeout by definition, and the feed does not
-  // resend them on each heartbeat: their stored time would age on screen while they are still here.
-  if (user.last_seen && user.online_status === "offline") {
-    time.dateTime = user.last_seen;
-    time.title = new Date(user.last_seen).toLocaleString();
-  } else if (user.online_status !== "offline") {
-    time.dataset.present = "true";
-  }
-  seen.append(time);
-  tr.append(status, seen);
-  return tr;
-}
-
-/** Keep "last seen" current between refreshes. */
-function renderTimes(state) {
-  const now = Date.now() + state.clockOffset;
-  for (const time of document.querySelectorAll("#users tbody time")) {
-    time.textContent = time.dataset.present ? "now" : relativeTime(time.dateTime, now);
-  }
-  $("updated").textContent = state.fetchedAt ? relativeTime(new Date(state.fetchedAt).toISOString(), Date.now()) : "never";
+  renderUsers(state.store.users(), Boolean(state.session.user.is_staff), state);
 }
 
 $("login-form").addEventListener("submit", async (event) => {
