@@ -6,6 +6,7 @@ take the user's sessions and token records with it. Edits go through the account
 write only the edited columns and move the row in the change sequence so the feed sends them.
 """
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm
 
@@ -39,6 +40,21 @@ class UserAdmin(DjangoUserAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if obj is None or obj.pk != request.user.pk or "is_active" not in form.base_fields:
+            return form
+
+        class OwnAccountForm(form):
+            """One's own account: "active" cannot be unticked, as in the API and the deactivate action."""
+
+            def clean_is_active(self):
+                if not self.cleaned_data["is_active"]:
+                    raise ValidationError("You cannot deactivate your own account.", code="self_deactivation")
+                return True
+
+        return OwnAccountForm
 
     def save_model(self, request, obj, form, change):
         if not change:

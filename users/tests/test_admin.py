@@ -141,3 +141,23 @@ def test_the_password_form_writes_only_the_password(admin_client, people, captur
     (update,) = updates_of(alice, captured)
     assert re.fullmatch(r'"password" = \S+', set_clause(update)), update
     assert row(alice).check_password("Brand-new-4096") and row(alice).online_status == "online"
+
+
+def test_an_admin_cannot_untick_their_own_active_box(admin_client, make_user, device, row):
+    """As in the API and the deactivate action: locking oneself out (and ending one's own sessions) is refused."""
+    root = User.objects.get(username="root")
+    root_device = device(root)
+    form = {"username": "root", "email": root.email, "first_name": "", "last_name": "", "is_staff": "on", "is_superuser": "on"}
+
+    response = admin_client.post(f"{CHANGELIST}{root.pk}/change/", form)
+
+    assert response.status_code == 200  # the form again, with the error
+    assert "You cannot deactivate your own account." in response.content.decode()
+    assert (row(root).is_active, row(root).online_status) == (True, "online")
+    assert root_device.post("/api/users/heartbeat/", format="json").status_code == 200
+
+    # Another admin's account can still be deactivated from its form.
+    dave = make_user(username="dave", is_staff=True)
+    response = admin_client.post(f"{CHANGELIST}{dave.pk}/change/", {"username": "dave", "email": dave.email, "first_name": "", "last_name": "", "is_staff": "on"})
+    assert response.status_code == 302, response.content
+    assert row(dave).is_active is False
