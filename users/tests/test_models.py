@@ -46,6 +46,19 @@ def test_the_sweep_index_exists_on_last_seen_of_online_users():
     assert "online_status" in predicate and "'online'" in predicate
 
 
+@pytest.mark.postgres
+def test_username_has_its_unique_index_and_no_pattern_ops_twin():
+    """Every non-HOT write (heartbeats, the sweep) inserts into every index; the unused LIKE twin cost the 1M sweep ~25%."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'users' AND indexdef LIKE '%username%'")
+        indexes = dict(cursor.fetchall())
+
+    assert list(indexes) == ["users_username_key"], indexes
+    assert "UNIQUE" in indexes["users_username_key"]
+
+
 def test_the_models_pass_the_system_checks_that_migrate_runs():
     """`migrate` also runs the database checks (`check --database`), e.g. that a db_default expression is allowed."""
     call_command("check", databases=["default"], fail_level="WARNING")
