@@ -37,6 +37,7 @@ SWEEP_SECONDS = 1
 # How late a page may show a change beyond its interval: a request, a render and a busy machine.
 SLACK_SECONDS = 2.0
 ONE_REFRESH = REFRESH_SECONDS + SLACK_SECONDS
+TWO_REFRESHES = 2 * REFRESH_SECONDS + SLACK_SECONDS
 
 
 @pytest.fixture(scope="package")

@@ -10,13 +10,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from conftest import PASSWORD
-from tests.e2e.conftest import HEARTBEAT_SECONDS, ONE_REFRESH, REFRESH_SECONDS, SLACK_SECONDS
+from tests.e2e.conftest import HEARTBEAT_SECONDS, ONE_REFRESH, REFRESH_SECONDS, SLACK_SECONDS, TWO_REFRESHES
 
 pytestmark = pytest.mark.live
 FEED = "/api/users/presence/"
 SINCE = FEED + "?since="
 # A change that lands just after a poll read the users waits one more interval.
-TWO_REFRESHES = 2 * REFRESH_SECONDS + SLACK_SECONDS
 
 
 def since_of(request) -> str | None:

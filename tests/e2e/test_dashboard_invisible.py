@@ -1,8 +1,6 @@
 """Appear offline from the dashboard: others see the user offline, staff see them online and marked invisible."""
 from conftest import PASSWORD
-from tests.e2e.conftest import ONE_REFRESH, REFRESH_SECONDS, SLACK_SECONDS
-
-TWO_REFRESHES = 2 * REFRESH_SECONDS + SLACK_SECONDS
+from tests.e2e.conftest import ONE_REFRESH, TWO_REFRESHES
 
 
 def test_appear_offline_hides_the_user_from_regular_pages_and_marks_them_for_staff(staff, open_dashboard):

@@ -70,11 +70,11 @@ function start(session) {
   );
   heartbeat(state);
   refreshUsers(state);
-  readOwnPresence(state);
+  syncOwnPresence(state);
 }
 
 /** Read (or, with `change`, set) the caller's invisible flag; the "Appear offline" box shows what the server holds. */
-async function readOwnPresence(state, change) {
+async function syncOwnPresence(state, change) {
   let confirmed = null;
   await exchange(state, "own-presence", async () => {
     const options = change === undefined ? {} : { method: "PATCH", body: { invisible: change } };
@@ -206,7 +206,7 @@ $("appear-offline").addEventListener("change", async (event) => {
   const box = event.currentTarget;
   box.disabled = true; // one change at a time
   try {
-    await readOwnPresence(current, box.checked);
+    await syncOwnPresence(current, box.checked);
   } finally {
     box.disabled = false;
   }
