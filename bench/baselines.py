@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from users.models import User
-from users.services.presence_selectors import with_effective_status
+from users.presence.selectors import with_effective_status
 
 
 class NaiveTouchMiddleware:

@@ -8,10 +8,10 @@ from django.db import connection
 from bench import database
 from bench.scenarios import latency, ratio, staff_client, timed_gets
 from users.models import PresenceSession, User
-from users.services import presence_time
-from users.services.presence_cursor import Cursor
-from users.services.presence_selectors import presence_changes
-from users.services.simple_online_status import end_presence_session, refresh_presence_session, start_presence_session
+from users.presence import clock as presence_clock
+from users.presence.sequence import Cursor
+from users.presence.selectors import presence_changes
+from users.presence.session_writes import end_presence_session, refresh_presence_session, start_presence_session
 
 FULL_LIST = "/api/users/all-users/"
 FEED = "/api/users/presence/"
@@ -96,10 +96,10 @@ def _explain_feed(cursor: str) -> dict:
 def feed_poll(cfg) -> dict:
     """A poll of GET /api/users/presence/?since= vs GET /api/users/all-users/, same viewer, interleaved rounds."""
     seeded_at = database.seed_users(cfg.feed_users, cfg.password_hash)
-    real_clock = presence_time.now
+    real_clock = presence_clock.now
     # The clock stops at the seeding time: online users stay fresh however long the runs take, so
     # the poll carries exactly the changes made here, not seeded users timing out meanwhile.
-    presence_time.now = lambda: seeded_at
+    presence_clock.now = lambda: seeded_at
     try:
         client = staff_client()
         picked = _pick(cfg.feed_users, cfg.feed_changes)
@@ -109,7 +109,7 @@ def feed_poll(cfg) -> dict:
         feed_users = _check_feed(bodies["feed"], expected)
         plan = _explain_feed(cursor)
     finally:
-        presence_time.now = real_clock
+        presence_clock.now = real_clock
     row = {"users": cfg.feed_users, "online": cfg.feed_users // database.ONLINE_EVERY, "changes": len(expected),
            "changes_by_kind": {kind: len(ids) for kind, ids in picked.items()},
            "feed_users": feed_users, "runs": cfg.feed_runs,

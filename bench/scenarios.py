@@ -12,7 +12,8 @@ from django.test import Client
 
 from bench import database, processes
 from users.models import User
-from users.services import presence_time, session_revocation
+from users.auth import revocation
+from users.presence import clock as presence_clock
 from users.services.simple_online_status import check_and_mark_offline_users
 
 RAW_SWEEP_SQL = ("UPDATE users SET online_status = 'offline' WHERE online_status = 'online' "
@@ -30,7 +31,7 @@ def access_token(user: User) -> str:
     from rest_framework_simplejwt.tokens import RefreshToken
 
     refresh = RefreshToken.for_user(user)
-    refresh[session_revocation.SESSION_CLAIM] = refresh["jti"]
+    refresh[revocation.SESSION_CLAIM] = refresh["jti"]
     return str(refresh.access_token)
 
 
@@ -94,7 +95,7 @@ def write_amplification(cfg, env: dict, user_ids: list[int], tokens: Path) -> di
     result = {"users": len(user_ids), "seconds": cfg.touch_seconds_run, "path": "GET /api/users/me/"}
     for name, extra in (("ours", {}), ("naive", {"BENCH_NAIVE_TOUCH": "1"})):
         # Every user's stored time is older than the touch window, so each user's first request writes.
-        User.objects.filter(pk__in=user_ids).update(last_seen=presence_time.now() - timedelta(hours=1))
+        User.objects.filter(pk__in=user_ids).update(last_seen=presence_clock.now() - timedelta(hours=1))
         connection.close()  # a closed backend has flushed its statistics
         before = database.users_updates()
         with processes.gunicorn({**env, **extra}) as (base, _server):
@@ -155,7 +156,7 @@ def all_users_list(cfg) -> list[dict]:
 
 def _naive_sweep() -> int:
     """Load each stale user and save it: one SELECT, then one UPDATE per user."""
-    cutoff = presence_time.offline_cutoff()
+    cutoff = presence_clock.offline_cutoff()
     marked = 0
     for user in User.objects.filter(Q(last_seen__isnull=True) | Q(last_seen__lt=cutoff), online_status="online"):
         user.online_status = "offline"
@@ -166,7 +167,7 @@ def _naive_sweep() -> int:
 
 def _raw_sweep() -> int:
     with connection.cursor() as cursor:
-        cursor.execute(RAW_SWEEP_SQL, [presence_time.offline_cutoff()])
+        cursor.execute(RAW_SWEEP_SQL, [presence_clock.offline_cutoff()])
         return cursor.rowcount
 
 
@@ -198,11 +199,11 @@ def _backend_cpu_ns() -> int | None:
 def sweep(cfg) -> list[dict]:
     """(4) the sweep at each size vs the raw UPDATE floor and a naive loop-and-save (the latter at small sizes)."""
     rows = []
-    real_clock = presence_time.now
+    real_clock = presence_clock.now
     for count, reps in cfg.sweep_sizes:
         seeded_at = database.seed_users(count, cfg.password_hash)
         # The clock stops at the seeding time, so online users stay fresh however long the runs take.
-        presence_time.now = lambda: seeded_at
+        presence_clock.now = lambda: seeded_at
         methods = {"ours": check_and_mark_offline_users, "raw_update": _raw_sweep}
         if count <= cfg.naive_sweep_max:
             methods["naive"] = _naive_sweep
@@ -222,7 +223,7 @@ def sweep(cfg) -> list[dict]:
                         cpu[name].append((backend_after - backend_before) / 1e6)
         database.make_stale_online_again()
         plan = _explain_sweep()
-        raw_plan = database.explain(RAW_SWEEP_SQL, [presence_time.offline_cutoff()])
+        raw_plan = database.explain(RAW_SWEEP_SQL, [presence_clock.offline_cutoff()])
         row = {"users": count, "online": count // database.ONLINE_EVERY, "stale": database.expected_stale(count),
                "runs": reps, "explain": plan, "raw_update_explain": raw_plan}
         for name in methods:
@@ -233,7 +234,7 @@ def sweep(cfg) -> list[dict]:
         if "naive" in methods:
             row["ratio_naive_to_ours"] = ratio(row["naive"]["p50_ms"], row["ours"]["p50_ms"])
         rows.append(row)
-    presence_time.now = real_clock
+    presence_clock.now = real_clock
     return rows
 
 

@@ -8,7 +8,7 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from users.services import presence_time, sweep_record
+from users.presence import clock, sweep_record
 
 
 def _database_ok() -> bool:
@@ -37,7 +37,7 @@ def _beat() -> tuple[str, dict]:
     if last is None:
         # A fresh deployment has not swept yet; reads stay correct without beat, so this is no failure.
         return "never", {"last_sweep_at": None}
-    age = presence_time.now() - last.finished_at
+    age = clock.now() - last.finished_at
     state = "ok" if age <= timedelta(seconds=settings.HEALTHZ_BEAT_MAX_AGE_SECONDS) else "stale"
     return state, {"last_sweep_at": last.finished_at.isoformat(), "last_sweep_age_seconds": round(age.total_seconds(), 1)}
 

@@ -15,8 +15,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from users.services import sweep_record
-from users.services.presence_selectors import online_users
+from users.presence import sweep_record
+from users.presence.selectors import online_users
 
 
 class PresenceCollector:

@@ -11,7 +11,13 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm
 
 from users.models import User
-from users.services.accounts import activate_user, deactivate_user, update_user_account
+from users.services.accounts import (
+    SelfDeactivation,
+    activate_user,
+    deactivate_user,
+    ensure_may_deactivate,
+    update_user_account,
+)
 from users.services.simple_online_status import mark_users_offline
 
 ACCOUNT_COLUMNS = {field.name for field in User._meta.concrete_fields} - {"password"}
@@ -43,18 +49,21 @@ class UserAdmin(DjangoUserAdmin):
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
-        if obj is None or obj.pk != request.user.pk or "is_active" not in form.base_fields:
+        if obj is None or "is_active" not in form.base_fields:
             return form
 
-        class OwnAccountForm(form):
-            """One's own account: "active" cannot be unticked, as in the API and the deactivate action."""
+        class AccountForm(form):
+            """Unticking "active" is refused where the API refuses a deactivation (one's own account)."""
 
             def clean_is_active(self):
                 if not self.cleaned_data["is_active"]:
-                    raise ValidationError("You cannot deactivate your own account.", code="self_deactivation")
-                return True
+                    try:
+                        ensure_may_deactivate(request.user.pk, obj.pk)
+                    except SelfDeactivation as refused:
+                        raise ValidationError(str(refused), code="self_deactivation") from refused
+                return self.cleaned_data["is_active"]
 
-        return OwnAccountForm
+        return AccountForm
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -67,7 +76,10 @@ class UserAdmin(DjangoUserAdmin):
         update_user_account(obj, **fields)
         if "is_active" in edited:
             # The same services as the API's activate/deactivate: deactivation also ends every session.
-            (activate_user if obj.is_active else deactivate_user)(obj.pk)
+            if obj.is_active:
+                activate_user(obj.pk)
+            else:
+                deactivate_user(obj.pk, actor_id=request.user.pk)
 
     @admin.action(description="Mark selected users offline")
     def mark_selected_offline(self, request, queryset):
@@ -76,8 +88,11 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.action(description="Deactivate selected users")
     def deactivate_selected(self, request, queryset):
-        # Staff cannot deactivate themselves, as in the API.
-        ids = list(queryset.filter(is_active=True).exclude(pk=request.user.pk).values_list("pk", flat=True))
-        for user_id in ids:
-            deactivate_user(user_id)
-        self.message_user(request, f"Deactivated {len(ids)} user(s).")
+        deactivated = 0
+        for user_id in queryset.filter(is_active=True).values_list("pk", flat=True):
+            try:
+                deactivate_user(user_id, actor_id=request.user.pk)
+            except SelfDeactivation:
+                continue  # the acting admin stays; the others are deactivated
+            deactivated += 1
+        self.message_user(request, f"Deactivated {deactivated} user(s).")

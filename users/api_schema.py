@@ -7,7 +7,7 @@ from rest_framework import serializers
 from rest_framework.permissions import AllowAny, IsAdminUser
 
 from users.serializers.auth import SessionTokenRefreshSerializer
-from users.serializers.responses import ErrorSerializer
+from users.serializers.errors import ErrorSerializer
 
 BODY_METHODS = ("POST", "PUT", "PATCH")
 ERROR_DESCRIPTIONS = {
@@ -63,7 +63,7 @@ class PresenceAutoSchema(AutoSchema):
 class RevocableJWTScheme(SimpleJWTScheme):
     """Bearer JWT, as simplejwt's; the revocation check changes no part of the header."""
 
-    target_class = "users.authentication.RevocableJWTAuthentication"
+    target_class = "users.auth.authentication.RevocableJWTAuthentication"
     name = "jwtAuth"
 
 

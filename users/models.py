@@ -6,6 +6,8 @@ from django.db import models
 from django.db.models.functions import Coalesce
 from django.db.models.sql.compiler import SQLInsertCompiler
 
+from users.presence import rules, sql
+
 # Stands for "never seen" in the sweep's index, earlier than any real last_seen.
 NEVER_SEEN = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -16,11 +18,10 @@ def last_seen_or_never() -> Coalesce:
 
 
 class NewRowPosition(models.Expression):
-    """A new row's place in the presence change sequence: the default of both position columns.
+    """A new row's place in the presence change sequence (presence/sequence.py): the default of both position columns.
 
-    The same value an UPDATE gets from presence_cursor.change_position(), so a feed read whose cursor
-    predates the INSERT returns the new user, whichever path created it (API, admin, createsuperuser,
-    seed, plain SQL on PostgreSQL).
+    The feed then sends a new user whichever path created it (API, admin, createsuperuser, seed,
+    plain SQL on PostgreSQL).
     """
 
     allowed_default = True  # Django's system check (fields.E012, run by migrate) accepts only expressions marked so
@@ -32,24 +33,24 @@ class NewRowPosition(models.Expression):
         return "0", []
 
     def as_postgresql(self, compiler, connection):
-        return "pg_current_xact_id()::text::bigint", []
+        return sql.PG_CHANGE_POSITION, []
 
     def as_sqlite(self, compiler, connection):
         # SQLite allows no subquery in a column DEFAULT, but Django writes a db_default into each
         # INSERT it sends there: the ORM's rows get the next position, plain-SQL ones keep 0.
         if isinstance(compiler, SQLInsertCompiler):
-            return '(SELECT COALESCE(MAX("presence_change"), 0) + 1 FROM "users")', []
+            return sql.SQLITE_NEXT_POSITION, []
         return "0", []
 
 
 class User(AbstractUser):
     class OnlineStatus(models.TextChoices):
-        ONLINE = "online", "Online"
-        AWAY = "away", "Away"
-        OFFLINE = "offline", "Offline"
+        ONLINE = rules.ONLINE, "Online"
+        AWAY = rules.AWAY, "Away"
+        OFFLINE = rules.OFFLINE, "Offline"
 
-    # Derived from the user's presence sessions at every write (users/services/simple_online_status.py);
-    # reads still apply the timeout to it (users/services/presence_status.py).
+    # Derived from the user's presence sessions at every write (users/presence/*_writes.py); reads
+    # still apply the timeout to it (users/presence/rules.py).
     online_status = models.CharField(
         max_length=7, choices=OnlineStatus.choices, default=OnlineStatus.OFFLINE
     )
@@ -58,7 +59,7 @@ class User(AbstractUser):
     last_active = models.DateTimeField(null=True, blank=True)
     # Set while the user hides their presence; others then see them offline, last seen at this time.
     invisible_since = models.DateTimeField(null=True, blank=True)
-    # Positions in the presence change sequence (users/services/presence_cursor.py): the last change
+    # Positions in the presence change sequence (users/presence/sequence.py): the last change
     # staff can see, and the last change everyone else can see. A new row starts at its creation's
     # position, so the feed sends new accounts; the default lives in the database, so it holds for
     # every way of creating a user, down to a plain-SQL INSERT on PostgreSQL.
@@ -77,12 +78,12 @@ class User(AbstractUser):
             models.Index(
                 last_seen_or_never(),
                 name="users_online_last_seen_idx",
-                condition=models.Q(online_status__in=["online", "away"]),
+                condition=models.Q(online_status__in=[rules.ONLINE, rules.AWAY]),
             ),
             models.Index(
                 fields=["last_active"],
                 name="users_online_last_active_idx",
-                condition=models.Q(online_status="online"),
+                condition=models.Q(online_status=rules.ONLINE),
             ),
             models.Index(fields=["presence_change"], name="users_presence_change_idx"),
             models.Index(fields=["visible_change"], name="users_visible_change_idx"),
@@ -116,12 +117,14 @@ class SweepRecord(models.Model):
 
     class Meta:
         db_table = "presence_sweep_record"
+
+
 class PresenceSession(models.Model):
     """One login (a device or a tab), keyed by the refresh-token family's `sid`; it survives token rotation."""
 
     class State(models.TextChoices):
-        ACTIVE = "active", "Active"
-        IDLE = "idle", "Idle"
+        ACTIVE = rules.ACTIVE, "Active"
+        IDLE = rules.IDLE, "Idle"
 
     class EndReason(models.TextChoices):
         NONE = "", "Open"

@@ -4,7 +4,9 @@ import time
 from celery import shared_task
 from django.conf import settings
 
-from users.services import session_revocation, simple_online_status, sweep_record
+from users.auth import revocation
+from users.presence import sweep_record
+from users.services import simple_online_status
 
 
 @shared_task(
@@ -19,5 +21,5 @@ def check_and_mark_offline_users() -> int:
     marked = simple_online_status.check_and_mark_offline_users()
     # Recorded only once the sweep committed: /healthz reads its time as beat freshness.
     sweep_record.record_completed_sweep(duration_seconds=time.monotonic() - started, marked_offline=marked)
-    session_revocation.forget_expired_revocations()
+    revocation.forget_expired_revocations()
     return marked

@@ -4,7 +4,8 @@ from rest_framework.routers import SimpleRouter
 from rest_framework_simplejwt.views import TokenRefreshView
 
 from users.views import LoginView, LogoutAllView, LogoutView
-from users.views.presence_views import MyPresenceView, PresenceFeedView
+from users.views.my_presence_view import MyPresenceView
+from users.views.presence_feed_view import PresenceFeedView
 from users.views.simple_users_view import AllUsersView
 from users.views.user_management_views import AdminUserViewSet, HeartbeatView, MeView
 

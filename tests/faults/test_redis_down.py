@@ -2,7 +2,7 @@
 PostgreSQL, a logged-out token stays refused, and everything recovers when Redis returns, with no restart.
 
 How each Redis user fails (docs/RELIABILITY.md):
-- the access-token revocation list falls back to its table (users/services/session_revocation.py): closed;
+- the access-token revocation list falls back to its table (users/services/revocation.py): closed;
 - login throttles count per process while Redis is down (users/throttling.py): soft, never open;
 - /healthz names redis as failing.
 """

@@ -10,7 +10,7 @@ from django.db import connection
 
 from tests.live.conftest import procfile_command, wait_until
 from users.models import SweepRecord, User
-from users.services import presence_time
+from users.presence import clock as presence_clock
 from users.services.simple_online_status import check_and_mark_offline_users
 
 STALE_USERS = 50
@@ -36,7 +36,7 @@ def start_worker(start_process, name: str):
 
 
 def test_a_worker_killed_mid_sweep_leaves_nothing_half_done_and_the_next_tick_completes_it(on_postgres, start_process):
-    long_ago = presence_time.now() - timedelta(hours=1)
+    long_ago = presence_clock.now() - timedelta(hours=1)
     User.objects.bulk_create(User(username=f"stale{n}", online_status="online", last_seen=long_ago) for n in range(STALE_USERS))
     stale = list(User.objects.filter(username__startswith="stale").values_list("id", flat=True))
     # Hold the table before the worker starts, so no sweep can complete and the first one blocks inside

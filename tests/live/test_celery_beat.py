@@ -7,7 +7,7 @@ import pytest
 from django_celery_beat.models import PeriodicTask
 
 from tests.live.conftest import SWEEP_SECONDS, TIMEOUT_SECONDS, presence_row, wait_until
-from users.services import presence_time
+from users.presence import clock as presence_clock
 from users.services.simple_online_status import mark_user_online
 
 pytestmark = pytest.mark.live
@@ -26,7 +26,7 @@ def test_beat_marks_the_silent_user_offline_while_the_heartbeating_user_stays_on
         return presence_row("silent")[1] == "offline"
 
     wait_until(silent_is_offline, interval=0.5, describe=celery_worker_beat.describe)
-    assert presence_time.now() - silent_since >= TIMEOUT, "marked offline before the timeout"
+    assert presence_clock.now() - silent_since >= TIMEOUT, "marked offline before the timeout"
 
     # Two more sweeps while the talker keeps heartbeating: it survives every one of them.
     deadline = time.monotonic() + 2 * SWEEP_SECONDS + 0.5
@@ -34,7 +34,7 @@ def test_beat_marks_the_silent_user_offline_while_the_heartbeating_user_stays_on
         mark_user_online(talker.id)
         time.sleep(0.5)
     _, status, last_seen = presence_row("talker")
-    assert status == "online" and presence_time.now() - last_seen < TIMEOUT
+    assert status == "online" and presence_clock.now() - last_seen < TIMEOUT
     assert presence_row("silent")[1] == "offline"
 
     # It was the beat entry, kept by the DatabaseScheduler in its table, that ran the sweep on the worker.

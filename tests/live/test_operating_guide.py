@@ -9,7 +9,7 @@ import pytest
 
 from conftest import PASSWORD
 from tests.live.conftest import TIMEOUT_SECONDS, presence_row, wait_until
-from users.services import presence_time
+from users.presence import clock as presence_clock
 
 pytestmark = pytest.mark.live
 TIMEOUT = timedelta(seconds=TIMEOUT_SECONDS)
@@ -40,12 +40,12 @@ def test_1_login_marks_the_user_online_in_the_users_table(make_user, log_in):
     admin = make_user(username="admin", is_staff=True, is_superuser=True)
     assert presence_row("admin")[1:] == ("offline", None)
 
-    before = presence_time.now()
+    before = presence_clock.now()
     body = log_in(admin)
 
     username, status, last_seen = presence_row("admin")
     assert (username, status) == ("admin", "online")
-    assert before - SLACK <= last_seen <= presence_time.now() + SLACK
+    assert before - SLACK <= last_seen <= presence_clock.now() + SLACK
     assert body["user"]["online_status"] == "online"
     assert body["presence"]["timeout_seconds"] == TIMEOUT_SECONDS
 
@@ -72,12 +72,12 @@ def test_2_and_4_heartbeats_keep_a_user_online_past_the_timeout_and_a_silent_one
     wait_until(bob_is_offline, interval=0.5, describe=lambda: live_api.process.describe() + celery_worker_beat.describe())
 
     # Bob went offline in the database only once the timeout had passed, by the beat's sweep.
-    assert presence_time.now() - bob_since >= TIMEOUT
+    assert presence_clock.now() - bob_since >= TIMEOUT
     assert "presence sweep marked_offline=1" in celery_worker_beat.log()
     # Alice stayed online past the timeout, each heartbeat moving last_seen forward.
     assert seen[-1] - seen[0] >= TIMEOUT - SLACK
     assert all(later > earlier for earlier, later in zip(seen, seen[1:]))
-    assert presence_time.now() - seen[-1] < TIMEOUT
+    assert presence_clock.now() - seen[-1] < TIMEOUT
     # The list the admin panel polls agrees with the database.
     assert listed(live_api, alice_token, "alice")["online_status"] == "online"
     assert listed(live_api, alice_token, "bob")["online_status"] == "offline"
@@ -118,7 +118,7 @@ def test_5_logout_marks_offline_at_once_and_the_old_access_token_gets_401(make_u
     tokens = log_in(alice)
     assert live_api.call("POST", "/api/users/heartbeat/", token=tokens["access"])[0] == 200
 
-    before = presence_time.now()
+    before = presence_clock.now()
     status, _, body = live_api.call("POST", "/api/users/logout/", {"refresh": tokens["refresh"]}, token=tokens["access"])
     assert status == 200, body
 

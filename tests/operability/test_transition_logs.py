@@ -6,7 +6,7 @@ import pytest
 from users import tasks
 
 pytestmark = pytest.mark.django_db
-LOGGER = "users.services.simple_online_status"
+LOGGER = "users.presence.transition_log"
 
 
 def transitions(caplog) -> list[str]:

@@ -6,7 +6,7 @@ import pytest
 
 from users.models import PresenceSession, User
 from users.services.accounts import activate_user, deactivate_user
-from users.services.simple_online_status import refresh_presence_session, start_presence_session
+from users.presence.session_writes import refresh_presence_session, start_presence_session
 
 pytestmark = pytest.mark.postgres
 

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 
 from users.models import User
-from users.services import presence_time
+from users.presence import clock as presence_clock
 from users.services.simple_online_status import check_and_mark_offline_users, mark_user_online
 
 pytestmark = pytest.mark.postgres
@@ -35,7 +35,7 @@ def make_users(prefix: str, count: int, **presence) -> list[int]:
 
 
 def test_heartbeats_racing_sweeps_lose_no_heartbeat_and_stale_users_end_offline(on_postgres, run_together):
-    long_ago = presence_time.now() - timedelta(hours=1)
+    long_ago = presence_clock.now() - timedelta(hours=1)
     late = make_users("late", LATE_USERS, online_status="offline", last_seen=None)
     stale = make_users("stale", STALE_USERS, online_status="online", last_seen=long_ago)
     stale += make_users("neverseen", 10, online_status="online", last_seen=None)

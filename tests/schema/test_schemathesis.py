@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings as hypothesis_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from users.models import User
-from users.services import session_revocation
+from users.auth import revocation
 
 MAX_EXAMPLES = 15
 
@@ -53,7 +53,7 @@ def staff_token(db):
 
     def issue() -> str:
         refresh = RefreshToken.for_user(staff)
-        refresh[session_revocation.SESSION_CLAIM] = refresh["jti"]
+        refresh[revocation.SESSION_CLAIM] = refresh["jti"]
         return str(refresh.access_token)
 
     return issue

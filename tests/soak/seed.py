@@ -9,7 +9,7 @@ import os
 from django.contrib.auth.hashers import make_password
 
 from users.models import User
-from users.services.auth_sessions import start_session
+from users.auth.logins import log_in
 
 users, admins = int(os.environ["SOAK_USERS"]), int(os.environ["SOAK_ADMINS"])
 password = os.environ["SOAK_PASSWORD"]
@@ -21,7 +21,7 @@ User.objects.bulk_create(
 )
 sessions = {}
 for account in User.objects.filter(username__startswith="soak-").order_by("id"):
-    refresh = start_session(account)
+    refresh = log_in(account)
     sessions[account.username] = {"access": str(refresh.access_token), "refresh": str(refresh)}
 with open(os.environ["SOAK_TOKENS"], "w") as out:
     json.dump(sessions, out)

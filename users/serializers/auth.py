@@ -1,4 +1,4 @@
-"""Serializers for login, logout and token refresh."""
+"""Login, logout and token refresh: their requests and answers."""
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
@@ -8,7 +8,10 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.state import token_backend
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from users.services import session_revocation
+from users.auth import revocation
+from users.presence.rules import STATUSES
+from users.serializers.presence import PresenceSettingsSerializer
+from users.serializers.users import UserSerializer
 
 
 class LoginSerializer(TokenObtainSerializer):
@@ -54,7 +57,7 @@ class SessionTokenRefreshSerializer(TokenRefreshSerializer):
             payload = None  # super() turns the bad token into a 401
         if payload is not None:
             # Checked before super() rotates, so a revoked session gets no new token at all.
-            if session_revocation.is_session_revoked(session_revocation.session_id(payload)):
+            if revocation.is_session_revoked(revocation.session_id(payload)):
                 raise InvalidToken({"detail": "Token has been revoked.", "code": "token_revoked"})
             user_model = get_user_model()
             user_id = payload.get(jwt_settings.USER_ID_CLAIM)
@@ -65,3 +68,21 @@ class SessionTokenRefreshSerializer(TokenRefreshSerializer):
             if not user_exists:
                 raise InvalidToken({"detail": "User not found.", "code": "user_not_found"})
         return super().validate(attrs)
+
+
+class LoginResponseSerializer(serializers.Serializer):
+    access = serializers.CharField(help_text="Access token: send as `Authorization: Bearer <access>`.")
+    refresh = serializers.CharField(help_text="Refresh token for POST /api/users/token/refresh/ and logout.")
+    user = UserSerializer()
+    presence = PresenceSettingsSerializer()
+
+
+class LogoutResponseSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    online_status = serializers.ChoiceField(
+        choices=STATUSES, help_text="The caller's status now: still online or away while another device is."
+    )
+
+
+class LogoutAllResponseSerializer(LogoutResponseSerializer):
+    sessions_ended = serializers.IntegerField(help_text="How many sessions were ended (live or expired, not yet logged out).")

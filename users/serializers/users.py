@@ -1,11 +1,10 @@
-"""Response shapes for a user, and the staff-only user management serializer."""
+"""Users: the caller's own profile and staff user management."""
 from django.contrib.auth import password_validation
 from rest_framework import serializers
 
-from users.models import PresenceSession, User
+from users.models import User
+from users.presence.rules import effective_status
 from users.services.accounts import update_user_account
-from users.services.presence_cursor import Cursor, InvalidCursor
-from users.services.presence_selectors import effective_status
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -55,33 +54,3 @@ class AdminUserSerializer(serializers.ModelSerializer):
 
     def update(self, instance, validated_data):
         return update_user_account(instance, **validated_data)
-
-
-class HeartbeatSerializer(serializers.Serializer):
-    """An optional `state`: `active` (the default) while the user is at the device, `idle` after PRESENCE_IDLE_SECONDS without input."""
-
-    state = serializers.ChoiceField(choices=PresenceSession.State.values, required=False, default=PresenceSession.State.ACTIVE)
-
-
-class PresenceVisibilitySerializer(serializers.Serializer):
-    """PATCH body of the caller's presence: `invisible` hides their status from everyone but staff."""
-
-    invisible = serializers.BooleanField(required=True)
-
-
-class PresenceFeedQuerySerializer(serializers.Serializer):
-    """Query of the presence feed: `since`, a cursor from an earlier answer; without it, everyone."""
-
-    since = serializers.CharField(required=False, max_length=2048)
-
-    def validate_since(self, value: str) -> Cursor:
-        try:
-            return Cursor.parse(value)
-        except InvalidCursor:
-            raise serializers.ValidationError("Not a presence cursor from this server.", code="invalid")
-
-
-class AllUsersQuerySerializer(serializers.Serializer):
-    """Query parameters of the all-users list."""
-
-    status = serializers.ChoiceField(choices=User.OnlineStatus.values, required=False)

@@ -1,32 +1,28 @@
-"""Account changes made by staff: each one that the presence feed shows moves the row in the change sequence."""
-from collections.abc import Iterable
-
+"""Account changes made by staff; each one the presence feed shows gives the row a new change position."""
 from django.db import transaction
-from django.db.models.expressions import RawSQL
 
 from users.models import PresenceSession, User
-from users.services.presence_cursor import change_position
-from users.services.presence_selectors import PUBLIC_FIELDS, STAFF_FIELDS
-from users.services.simple_online_status import end_all_presence_sessions
+from users.presence.sequence import account_positions
+from users.presence.session_writes import end_all_presence_sessions
 
 
-def account_positions(columns: Iterable[str]) -> dict[str, RawSQL]:
-    """SET clauses giving the row a new change position for the feed's viewers who can see one of `columns`."""
-    # Names are in every feed entry; email, is_staff and is_active only in staff's. A password or
-    # a superuser flag is in none, so changing them moves nothing and the feed stays quiet.
-    columns = set(columns)
-    position = change_position()
-    if columns & set(PUBLIC_FIELDS):
-        return {"presence_change": position, "visible_change": position}
-    if columns & set(STAFF_FIELDS):
-        return {"presence_change": position}
-    return {}
+class SelfDeactivation(ValueError):
+    """Staff cannot deactivate their own account (the API, the admin's form and its action alike)."""
+
+    message = "You cannot deactivate your own account."
 
 
-def deactivate_user(user_id: int) -> None:
-    """Deactivate an account; its tokens stop authenticating and it goes offline at once."""
+def ensure_may_deactivate(actor_id: int | None, user_id: int) -> None:
+    """SelfDeactivation if the acting admin would deactivate themselves."""
+    if actor_id == user_id:
+        raise SelfDeactivation(SelfDeactivation.message)
+
+
+def deactivate_user(user_id: int, *, actor_id: int | None = None) -> None:
+    """Deactivate an account (for staff `actor_id`, if any); its tokens stop authenticating and it goes offline at once."""
+    ensure_may_deactivate(actor_id, user_id)
     with transaction.atomic():
-        # Sessions first, then the user row (the presence writes' lock order): flagging the row first
+        # Sessions first, then the user row (the presence writes' lock order): the other order
         # deadlocked with a heartbeat holding a session and waiting for the row. A login racing this
         # waits on the row and then finds it inactive (tests/races/test_deactivation_vs_heartbeat.py).
         end_all_presence_sessions(user_id, reason=PresenceSession.EndReason.DEACTIVATED)

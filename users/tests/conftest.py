@@ -9,13 +9,13 @@ from rest_framework.test import APIClient
 
 from conftest import PASSWORD
 from users.models import User
-from users.services import presence_time
+from users.presence import clock as presence_clock
 
 LOGIN = "/api/users/login/"
 
 
 class Clock:
-    """Stands in for presence_time.now(); starts at a whole second so API times compare exactly."""
+    """Stands in for presence_clock.now(); starts at a whole second so API times compare exactly."""
 
     def __init__(self, start: datetime):
         self.current = start
@@ -35,7 +35,7 @@ class Clock:
 def clock(monkeypatch):
     """The time every presence read and write sees; `clock.advance(s)` moves it forward."""
     fake = Clock(timezone.now().replace(microsecond=0))
-    monkeypatch.setattr(presence_time, "now", fake)
+    monkeypatch.setattr(presence_clock, "now", fake)
     return fake
 
 

@@ -6,11 +6,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from users.api_schema import error_response
-from users.serializers.auth import LoginSerializer, LogoutSerializer
-from users.serializers.responses import LoginResponseSerializer, LogoutAllResponseSerializer, LogoutResponseSerializer
+from users.auth.logins import log_in, log_out, log_out_everywhere
+from users.presence.rules import effective_status
+from users.presence.selectors import presence_settings
+from users.serializers.auth import (
+    LoginResponseSerializer,
+    LoginSerializer,
+    LogoutAllResponseSerializer,
+    LogoutResponseSerializer,
+    LogoutSerializer,
+)
 from users.serializers.users import UserSerializer
-from users.services.auth_sessions import end_all_sessions, end_session, start_session
-from users.services.presence_selectors import effective_status, presence_settings
 from users.throttling import LoginIPRateThrottle, LoginUsernameRateThrottle
 
 
@@ -34,7 +40,7 @@ class LoginView(APIView):
     def post(self, request):
         serializer = LoginSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
-        refresh = start_session(serializer.user, device_id=serializer.validated_data["device_id"])
+        refresh = log_in(serializer.user, device_id=serializer.validated_data["device_id"])
         return Response(
             {
                 "access": str(refresh.access_token),
@@ -55,7 +61,7 @@ class LogoutView(APIView):
     def post(self, request):
         serializer = LogoutSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
-        end_session(request.user, access_token=request.auth, refresh_token=serializer.validated_data.get("refresh"))
+        log_out(request.user, access_token=request.auth, refresh_token=serializer.validated_data.get("refresh"))
         return Response({"detail": "Logged out.", "online_status": effective_status(request.user)})
 
 
@@ -66,7 +72,7 @@ class LogoutAllView(APIView):
     permission_classes = [IsAuthenticated]
 
     def post(self, request):
-        ended = end_all_sessions(request.user)
+        ended = log_out_everywhere(request.user)
         return Response(
             {"detail": "Logged out everywhere.", "online_status": effective_status(request.user), "sessions_ended": ended}
         )

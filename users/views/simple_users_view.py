@@ -11,9 +11,9 @@ from rest_framework.views import APIView
 
 from users.api_schema import error_response
 from users.renderers import FastJSONRenderer
-from users.serializers.responses import AllUsersEntrySerializer
-from users.serializers.users import AllUsersQuerySerializer
-from users.services.presence_selectors import list_users_for_viewer
+from users.serializers.presence import AllUsersEntrySerializer
+from users.serializers.presence import AllUsersQuerySerializer
+from users.presence.selectors import list_users_for_viewer
 
 
 @extend_schema(

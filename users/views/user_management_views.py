@@ -8,12 +8,12 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import InvalidToken
 
 from users.api_schema import error_response
-from users.models import PresenceSession, User
-from users.serializers.responses import HeartbeatResponseSerializer
-from users.serializers.users import AdminUserSerializer, HeartbeatSerializer, UserSerializer
-from users.services.presence_selectors import effective_status, online_users
-from users.services.accounts import activate_user, deactivate_user
-from users.services.auth_sessions import SessionEnded, keep_session_alive
+from users.auth.logins import SessionEnded, heartbeat
+from users.models import User
+from users.presence.selectors import online_users
+from users.serializers.presence import HeartbeatResponseSerializer, HeartbeatSerializer
+from users.serializers.users import AdminUserSerializer, UserSerializer
+from users.services.accounts import SelfDeactivation, activate_user, deactivate_user
 
 
 @extend_schema(request=HeartbeatSerializer, responses=HeartbeatResponseSerializer)
@@ -24,18 +24,10 @@ class HeartbeatView(APIView):
         body = HeartbeatSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            written_at = keep_session_alive(request.user, access_token=request.auth, state=body.validated_data["state"])
+            status_now, last_seen = heartbeat(request.user, access_token=request.auth, state=body.validated_data["state"])
         except SessionEnded:
             raise InvalidToken({"detail": "Token has been revoked.", "code": "token_revoked"})
-        if body.validated_data["state"] == PresenceSession.State.ACTIVE:
-            status_now = User.OnlineStatus.ONLINE
-        else:
-            # Idle: another device may still keep the user online, so read the derived status back.
-            request.user.refresh_from_db(fields=["online_status", "last_seen", "last_active"])
-            status_now = effective_status(request.user)
-        # Keep the loaded row current so PresenceTouchMiddleware sees the write and skips its own.
-        request.user.last_seen = written_at
-        return Response({"online_status": status_now, "last_seen": written_at})
+        return Response({"online_status": status_now, "last_seen": last_seen})
 
 
 @extend_schema(responses=UserSerializer)
@@ -70,12 +62,10 @@ class AdminUserViewSet(
     def deactivate(self, request, pk=None):
         """Deactivate the account: its tokens stop working and it goes offline at once."""
         user = self.get_object()
-        if user.pk == request.user.pk:
-            return Response(
-                {"detail": "You cannot deactivate your own account.", "code": "invalid"},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
-        deactivate_user(user.pk)
+        try:
+            deactivate_user(user.pk, actor_id=request.user.pk)
+        except SelfDeactivation as refused:
+            return Response({"detail": str(refused), "code": "invalid"}, status=status.HTTP_400_BAD_REQUEST)
         user.refresh_from_db()
         return Response(self.get_serializer(user).data)
 

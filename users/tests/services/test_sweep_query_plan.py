@@ -2,7 +2,7 @@
 import pytest
 from django.db import connection
 
-from users.services import presence_time
+from users.presence import clock as presence_clock
 from users.services.simple_online_status import check_and_mark_offline_users
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]

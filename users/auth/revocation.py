@@ -14,7 +14,7 @@ from django.core.cache import cache
 from rest_framework_simplejwt.tokens import Token
 
 from users.models import RevokedSession
-from users.services import presence_time
+from users.presence import clock
 
 logger = logging.getLogger(__name__)
 SESSION_CLAIM = "sid"
@@ -39,7 +39,7 @@ def _cache_call(method: str, *args, **kwargs):
     try:
         return getattr(cache, method)(*args, **kwargs)
     except Exception as exc:  # redis-py raises its own ConnectionError/TimeoutError family
-        logger.warning("session_revocation cache_unavailable op=%s error=%s", method, type(exc).__name__)
+        logger.warning("revocation cache_unavailable op=%s error=%s", method, type(exc).__name__)
         return None
 
 
@@ -50,7 +50,7 @@ def remember_live_session(sid: str) -> None:
 
 def revoke_session(sid: str) -> None:
     """Refuse every token of this session from now on: written to the table first, then to the cache."""
-    at = presence_time.now()
+    at = clock.now()
     RevokedSession.objects.bulk_create(
         [RevokedSession(sid=sid, revoked_at=at, expires_at=at + _session_lifetime())], ignore_conflicts=True
     )
@@ -73,5 +73,5 @@ def is_session_revoked(sid: str) -> bool:
 
 def forget_expired_revocations() -> int:
     """Delete revocations no token can outlive any more; returns how many (one DELETE)."""
-    deleted, _ = RevokedSession.objects.filter(expires_at__lt=presence_time.now()).delete()
+    deleted, _ = RevokedSession.objects.filter(expires_at__lt=clock.now()).delete()
     return deleted

@@ -1,42 +1,13 @@
-"""The caller's own presence (status, devices, invisible mode) and the incremental presence feed."""
-from drf_spectacular.utils import extend_schema, extend_schema_view
+"""GET presence: the incremental presence feed, everyone or the changes since a cursor."""
+from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from users.api_schema import error_response
-from users.serializers.responses import OwnPresenceSerializer, PresenceFeedSerializer
-from users.serializers.users import PresenceFeedQuerySerializer, PresenceVisibilitySerializer
-from users.services import session_revocation
-from users.services.presence_cursor import InvalidCursor
-from users.services.presence_selectors import own_presence, presence_changes, presence_snapshot
-from users.services.simple_online_status import set_user_invisible
-
-
-@extend_schema_view(
-    get=extend_schema(responses=OwnPresenceSerializer),
-    patch=extend_schema(request=PresenceVisibilitySerializer, responses=OwnPresenceSerializer),
-)
-class MyPresenceView(APIView):
-    """GET: the caller's real status, `invisible` flag and open sessions. PATCH {invisible}: hide or show their presence.
-
-    While invisible, everyone but staff sees the caller `offline`, last seen when they went
-    invisible; staff see the real status with `invisible: true`.
-    """
-
-    def get(self, request):
-        return Response(own_presence(request.user, current_sid=self._sid(request)))
-
-    def patch(self, request):
-        body = PresenceVisibilitySerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        set_user_invisible(request.user.pk, body.validated_data["invisible"])
-        request.user.refresh_from_db(fields=["invisible_since"])
-        return Response(own_presence(request.user, current_sid=self._sid(request)))
-
-    @staticmethod
-    def _sid(request) -> str | None:
-        return session_revocation.session_id(request.auth) if request.auth is not None else None
+from users.presence.selectors import presence_changes, presence_snapshot
+from users.presence.sequence import InvalidCursor
+from users.serializers.presence import PresenceFeedQuerySerializer, PresenceFeedSerializer
 
 
 @extend_schema(

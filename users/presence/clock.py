@@ -1,8 +1,14 @@
-"""The clock and the timeout arithmetic shared by presence writes and reads."""
+"""The presence clock and the instants derived from it (cutoffs, the feed margin)."""
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
+
+# How long a presence write may take between reading the clock and committing, and how far two
+# servers' clocks may disagree. The feed looks this far back and writes settle this far ahead
+# (rules.unchanged_for_readers), so neither a slow commit nor a skewed clock makes the feed skip
+# a change; the price is that a change near the edge may be sent twice.
+FEED_MARGIN = timedelta(seconds=10)
 
 
 def now() -> datetime:
@@ -15,6 +21,11 @@ def offline_cutoff(at: datetime | None = None) -> datetime:
     return (at or now()) - timedelta(seconds=settings.PRESENCE_TIMEOUT_SECONDS)
 
 
+def settled_cutoff(at: datetime) -> datetime:
+    """Activity newer than this instant still counts at `at` + FEED_MARGIN: no reader can see it lapse yet."""
+    return offline_cutoff(at + FEED_MARGIN)
+
+
 def touch_cutoff(at: datetime | None = None) -> datetime:
     """A last_seen newer than this instant is fresh enough to skip a write."""
     return (at or now()) - timedelta(seconds=settings.PRESENCE_TOUCH_SECONDS)
@@ -25,13 +36,6 @@ def is_touch_due(last_seen: datetime | None) -> bool:
     return last_seen is None or last_seen < touch_cutoff()
 
 
-# How long a presence write may take between reading the clock and committing, and how far two
-# servers' clocks may disagree. The change feed looks this far back and writes settle this far
-# ahead (presence_status.unchanged_for_readers), so neither a slow commit nor a skewed clock makes
-# the feed skip a change; the price is that a change near the edge may be sent twice.
-FEED_MARGIN = timedelta(seconds=10)
-
-
 def retention_cutoff(at: datetime | None = None) -> datetime:
-    """Ended sessions older than this instant are deleted by the sweep."""
+    """Sessions ended (or silent) before this instant are deleted by the sweep."""
     return (at or now()) - timedelta(seconds=settings.PRESENCE_SESSION_RETENTION_SECONDS)

@@ -2,7 +2,7 @@
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken
 
-from users.services import session_revocation
+from users.auth import revocation
 
 
 class RevocableJWTAuthentication(JWTAuthentication):
@@ -10,7 +10,7 @@ class RevocableJWTAuthentication(JWTAuthentication):
 
     def get_validated_token(self, raw_token: bytes):
         token = super().get_validated_token(raw_token)
-        if session_revocation.is_session_revoked(session_revocation.session_id(token)):
+        if revocation.is_session_revoked(revocation.session_id(token)):
             raise InvalidToken({"detail": "Token has been revoked.", "code": "token_revoked"})
         return token
 

@@ -4,14 +4,14 @@ from datetime import datetime
 from django.db.models import F
 
 from users.models import SweepRecord
-from users.services import presence_time
+from users.presence import clock
 
 RECORD_ID = 1
 
 
 def record_completed_sweep(*, duration_seconds: float, marked_offline: int) -> datetime:
     """Store that a sweep just finished; the totals grow in the same UPDATE, so concurrent sweeps add up."""
-    at = presence_time.now()
+    at = clock.now()
     values = {"finished_at": at, "duration_seconds": duration_seconds, "marked_offline": marked_offline}
     totals = {"sweeps_total": F("sweeps_total") + 1, "marked_offline_total": F("marked_offline_total") + marked_offline}
     if not SweepRecord.objects.filter(pk=RECORD_ID).update(**values, **totals):

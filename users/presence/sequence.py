@@ -1,21 +1,23 @@
-"""The presence change sequence: a position for every visible change, a safe horizon for readers, the feed cursor.
+"""The presence change sequence: a position for every visible change, the reader's horizon, and the feed cursor.
 
 Positions are never compared with a wall clock. On PostgreSQL a change's position is the id of the
-transaction that wrote it (`pg_current_xact_id()`, a 64-bit counter that never wraps). A reader
-records the snapshot it read under (`pg_current_snapshot()`: every id below `xmax` that is not in
-the in-progress list `xip` had committed). A change that reader could not see was made by a
-transaction in `xip` or by one that began later (id >= xmax), so the next read asks for exactly
+transaction that wrote it. A reader records the snapshot it read under: every id below `xmax` that
+is not in the in-flight list had committed. A change that reader could not see was made by an
+in-flight transaction or by one that began later (id >= xmax), so the next read asks for exactly
 those: a change committed late is never skipped, however long its transaction stayed open.
-On SQLite writers run one at a time (BEGIN IMMEDIATE), so a position one above the highest stored
-one is already in commit order and the horizon is simply that highest position.
+On SQLite writers run one at a time, so the horizon is simply the highest stored position.
 """
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Case, F, Q, When
 from django.db.models.expressions import RawSQL
+
+from users.presence import sql
+from users.presence.rules import HIDDEN, PUBLIC_FIELDS, STAFF_FIELDS, row_columns, unchanged_for_readers
 
 # A horizon with more transactions in flight than this keeps only its floor (xmin - 1): every
 # change since the oldest of them is sent again, which is correct, just larger.
@@ -24,7 +26,7 @@ _CURSOR = re.compile(r"^(\d{1,20})\.(\d{1,20})\.((?:\d{1,20}(?:-\d{1,20}){0,63})
 
 
 class InvalidCursor(ValueError):
-    """The `since` value is not a cursor this server issued."""
+    """The `since` value is not a cursor this server issued, or not one it can still honour."""
 
 
 @dataclass(frozen=True)
@@ -61,24 +63,46 @@ class Cursor:
 
 def change_position() -> RawSQL:
     """The position of the change being written, for an UPDATE's SET clause (an INSERT gets it from NewRowPosition)."""
-    if connection.vendor == "postgresql":
-        return RawSQL("pg_current_xact_id()::text::bigint", [])
-    return RawSQL('(SELECT COALESCE(MAX("presence_change"), 0) + 1 FROM "users")', [])
+    return RawSQL(sql.PG_CHANGE_POSITION if connection.vendor == "postgresql" else sql.SQLITE_NEXT_POSITION, [])
+
+
+def new_positions(new: dict, at: datetime, *, always: bool = False) -> dict:
+    """SET clauses giving the row a new place in the sequence, unless no reader can tell the write happened.
+
+    Staff see every change (presence_change); everyone else only changes of users who are not
+    invisible (visible_change).
+    """
+    position = change_position()
+    if always:
+        return {"presence_change": position, "visible_change": position}
+    unchanged = unchanged_for_readers(row_columns(), new, at)
+    return {
+        "presence_change": Case(When(unchanged, then=F("presence_change")), default=position),
+        "visible_change": Case(When(unchanged | HIDDEN, then=F("visible_change")), default=position),
+    }
+
+
+def account_positions(columns: Iterable[str]) -> dict[str, RawSQL]:
+    """SET clauses giving the row a new position for the viewers who can see one of the edited `columns`."""
+    # A password or a superuser flag is in no feed entry: changing them moves nothing.
+    columns = set(columns)
+    position = change_position()
+    if columns & set(PUBLIC_FIELDS):
+        return {"presence_change": position, "visible_change": position}
+    if columns & set(STAFF_FIELDS):
+        return {"presence_change": position}
+    return {}
 
 
 def horizon(read_at: datetime) -> Cursor:
     """The cursor of a read about to happen; take it *before* the read's own query."""
-    with connection.cursor() as db:
-        if connection.vendor == "postgresql":
-            db.execute("SELECT pg_current_snapshot()::text")
-            xmin, xmax, xip = db.fetchone()[0].split(":")
-            in_flight = tuple(int(x) for x in xip.split(",") if x)
-            if len(in_flight) > MAX_IN_FLIGHT:
-                return Cursor(read_at, int(xmin) - 1, ceiling=int(xmax) - 1)
-            return Cursor(read_at, int(xmax) - 1, in_flight, ceiling=int(xmax) - 1)
-        db.execute('SELECT COALESCE(MAX("presence_change"), 0) FROM "users"')
-        newest = db.fetchone()[0]
-        return Cursor(read_at, newest, ceiling=newest)
+    if connection.vendor == "postgresql":
+        xmin, xmax, in_flight = sql.current_snapshot()
+        if len(in_flight) > MAX_IN_FLIGHT:
+            return Cursor(read_at, xmin - 1, ceiling=xmax - 1)
+        return Cursor(read_at, xmax - 1, in_flight, ceiling=xmax - 1)
+    newest = sql.newest_position()
+    return Cursor(read_at, newest, ceiling=newest)
 
 
 def ensure_issued_before(since: Cursor, now: Cursor, margin: timedelta) -> None:

@@ -1,0 +1,123 @@
+"""The presence rules, each defined once: the statuses, what a row reads at an instant, what a viewer may see.
+
+A row reads `online` while its stored status is online and its last active heartbeat is within
+PRESENCE_TIMEOUT_SECONDS; `away` while stored online or away and its last heartbeat of any kind is
+within the timeout; `offline` otherwise. Each rule has a Python form (one loaded row) and an SQL
+form (lists, the sweep, the writes), side by side, built from column expressions so that a write
+can compare a row before and after it.
+"""
+from datetime import datetime
+
+from django.db.models import Case, DateTimeField, F, Q, Value, When
+from django.db.models.expressions import Combinable
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import Exact, GreaterThanOrEqual
+
+from users.presence import clock
+
+# --- Statuses and session states -----------------------------------------------------------------
+ONLINE, AWAY, OFFLINE = "online", "away", "offline"
+STATUSES = (ONLINE, AWAY, OFFLINE)
+ACTIVE, IDLE = "active", "idle"
+SESSION_STATES = (ACTIVE, IDLE)
+
+# --- What a viewer may see ------------------------------------------------------------------------
+PUBLIC_FIELDS = ("id", "username", "first_name", "last_name")
+STAFF_FIELDS = ("email", "is_staff", "is_active")
+# An invisible user reads offline to everyone but staff.
+HIDDEN = Q(invisible_since__isnull=False)
+# A session counts until a logout ends it; before that it lapses and resumes with time alone.
+OPEN = Q(ended_at__isnull=True)
+
+
+# --- The status of a row at an instant ------------------------------------------------------------
+def status_of(status: str, last_seen: datetime | None, last_active: datetime | None, at: datetime | None = None) -> str:
+    """The status a row reads at `at` (default: now)."""
+    cutoff = clock.offline_cutoff(at)
+    if status == OFFLINE or last_seen is None or last_seen < cutoff:
+        return OFFLINE
+    # Rows written before sessions existed have no last_active: their last heartbeat was an active one.
+    if status == ONLINE and (last_active or last_seen) >= cutoff:
+        return ONLINE
+    return AWAY
+
+
+def effective_status(user) -> str:
+    """A loaded user's real status now: the stored one, lapsed to away or offline once its heartbeats are too old."""
+    # Reads do not trust the stored status alone: if beat stops, a dead user must not show as online.
+    return status_of(user.online_status, user.last_seen, user.last_active)
+
+
+def _at_least(expression: Combinable, moment: datetime):
+    """`expression >= moment` as a condition; NULL is never fresh."""
+    return GreaterThanOrEqual(expression, Value(moment, output_field=DateTimeField()))
+
+
+def _active(side: dict) -> Coalesce:
+    return Coalesce(side["last_active"], side["last_seen"], output_field=DateTimeField())
+
+
+def status_expression(side: dict, at: datetime | None = None) -> Case:
+    """status_of() as SQL over `side`, a map of status, last_seen and last_active to expressions."""
+    cutoff = clock.offline_cutoff(at)
+    return Case(
+        When(
+            Q(Exact(side["status"], ONLINE)) & Q(_at_least(side["last_seen"], cutoff)) & Q(_at_least(_active(side), cutoff)),
+            then=Value(ONLINE),
+        ),
+        When(~Q(Exact(side["status"], OFFLINE)) & Q(_at_least(side["last_seen"], cutoff)), then=Value(AWAY)),
+        default=Value(OFFLINE),
+    )
+
+
+def row_columns() -> dict:
+    """The presence columns of the row being read or written, as they are before a write."""
+    return {"status": F("online_status"), "last_seen": F("last_seen"), "last_active": F("last_active")}
+
+
+def row_status_expression(at: datetime | None = None) -> Case:
+    """The status of every row at `at`, for annotations and filters."""
+    return status_expression(row_columns(), at)
+
+
+def derived_status_expression(last_seen, last_active, at: datetime) -> Case:
+    """The status that a user's open sessions give at `at`: online with a fresh active one, away with any fresh one."""
+    cutoff = clock.offline_cutoff(at)
+    return Case(
+        When(_at_least(last_active, cutoff), then=Value(ONLINE)),
+        When(_at_least(last_seen, cutoff), then=Value(AWAY)),
+        default=Value(OFFLINE),
+    )
+
+
+# --- Settled: no reader can see the status change before at + FEED_MARGIN -------------------------
+def settled_online(side: dict, at: datetime) -> Q:
+    """`side` reads online at every instant up to `at` + FEED_MARGIN."""
+    cutoff = clock.settled_cutoff(at)
+    return Q(Exact(side["status"], ONLINE)) & Q(_at_least(side["last_seen"], cutoff)) & Q(_at_least(_active(side), cutoff))
+
+
+# settled_online() over the stored `users` row, for hand-written statements (presence/sql.py);
+# %(settled)s is clock.settled_cutoff(at).
+SETTLED_ONLINE_SQL = (
+    "users.online_status = %(online)s AND users.last_seen >= %(settled)s"
+    " AND COALESCE(users.last_active, users.last_seen) >= %(settled)s"
+)
+
+
+def settled_away(side: dict, at: datetime) -> Q:
+    """`side` reads away at every instant up to `at` + FEED_MARGIN."""
+    return Q(Exact(side["status"], AWAY)) & Q(_at_least(side["last_seen"], clock.settled_cutoff(at)))
+
+
+def unchanged_for_readers(old: dict, new: dict, at: datetime) -> Q:
+    """True when a write cannot change what any reader saw or will see before `at` + the feed margin.
+
+    Such a write needs no new position in the change sequence: the feed finds the row's later
+    timeout from its columns alone.
+    """
+    return (
+        (settled_online(old, at) & settled_online(new, at))
+        | (settled_away(old, at) & settled_away(new, at))
+        | (Q(Exact(old["status"], OFFLINE)) & Q(Exact(new["status"], OFFLINE)))
+    )

@@ -1,0 +1,95 @@
+"""Every hand-written SQL statement and fragment of presence, and the small functions that run them."""
+from datetime import datetime
+
+from django.db import connection, connections
+from django.db.models import CharField, Func
+from django.db.models.sql import UpdateQuery
+
+from users.presence.rules import ACTIVE, ONLINE, SETTLED_ONLINE_SQL
+
+# --- Change positions (presence/sequence.py) ------------------------------------------------------
+# PostgreSQL: the id of the writing transaction, a 64-bit counter that never wraps.
+PG_CHANGE_POSITION = "pg_current_xact_id()::text::bigint"
+PG_SNAPSHOT = "SELECT pg_current_snapshot()::text"
+# SQLite runs one writer at a time (BEGIN IMMEDIATE), so one above the highest is in commit order.
+SQLITE_NEWEST_POSITION = 'SELECT COALESCE(MAX("presence_change"), 0) FROM "users"'
+SQLITE_NEXT_POSITION = f"(({SQLITE_NEWEST_POSITION}) + 1)"
+
+
+def current_snapshot() -> tuple[int, int, tuple[int, ...]]:
+    """PostgreSQL: (xmin, xmax, in-flight ids) of the snapshot the next statement reads under."""
+    with connection.cursor() as db:
+        db.execute(PG_SNAPSHOT)
+        xmin, xmax, xip = db.fetchone()[0].split(":")
+    return int(xmin), int(xmax), tuple(int(x) for x in xip.split(",") if x)
+
+
+def newest_position() -> int:
+    """SQLite: the highest change position stored."""
+    with connection.cursor() as db:
+        db.execute(SQLITE_NEWEST_POSITION)
+        return db.fetchone()[0]
+
+
+# --- The usual heartbeat, in one statement (PostgreSQL) -------------------------------------------
+# The session refreshed, and the user raised only if that session is open and the user settled
+# online (rules.settled_online), so no reader can tell and no change position is needed. One round
+# trip instead of a transaction of three plus the ORM compiling two UPDATEs, which made a heartbeat
+# cost more than half again what GET /me/ does (docs/BENCHMARKS.md). The data-modifying CTEs run in
+# one snapshot and lock the session row before the user row (the lock order of every presence write).
+SETTLED_HEARTBEAT = f"""
+WITH session AS (
+    UPDATE presence_sessions SET last_seen = %(at)s, state = %(active)s
+    WHERE sid = %(sid)s AND user_id = %(user_id)s AND ended_at IS NULL
+    RETURNING user_id
+), person AS (
+    UPDATE users
+    SET last_seen = GREATEST(users.last_seen, %(at)s), last_active = GREATEST(COALESCE(users.last_active, %(at)s), %(at)s)
+    FROM session
+    WHERE users.id = session.user_id AND users.is_active AND {SETTLED_ONLINE_SQL}
+    RETURNING users.id
+)
+SELECT (SELECT count(*) FROM session), (SELECT count(*) FROM person)
+"""
+
+
+def settled_heartbeat(user_id: int, sid: str, at: datetime, settled: datetime) -> tuple[bool, bool]:
+    """Run SETTLED_HEARTBEAT: (whether the open session was refreshed, whether the user was raised)."""
+    params = {"at": at, "sid": sid, "user_id": user_id, "active": ACTIVE, "online": ONLINE, "settled": settled}
+    with connection.cursor() as cursor:
+        cursor.execute(SETTLED_HEARTBEAT, params)
+        session_refreshed, user_raised = cursor.fetchone()
+    return bool(session_refreshed), bool(user_raised)
+
+
+# --- UPDATE … RETURNING ---------------------------------------------------------------------------
+def update_returning(queryset, **values) -> list[tuple[int, str]]:
+    """queryset.update(**values) as the very same single statement, returning each changed row's id and new status.
+
+    The rows feed one log line per status transition; reading them first would take a second
+    statement and reopen the race that the single UPDATE closes.
+    """
+    query = queryset.query.chain(UpdateQuery)
+    query.add_update_values(values)
+    sql, params = query.get_compiler(queryset.db).as_sql()
+    if not sql:
+        return []
+    quote = connections[queryset.db].ops.quote_name
+    table = quote(queryset.model._meta.db_table)
+    returning = f" RETURNING {table}.{quote(queryset.model._meta.pk.column)}, {table}.{quote('online_status')}"
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql + returning, params)
+        return [(row[0], row[1]) for row in cursor.fetchall()]
+
+
+# --- Reads ----------------------------------------------------------------------------------------
+class IsoTimestamp(Func):
+    """PostgreSQL: a timestamptz as the API writes it, ISO 8601 in UTC with `Z`, microseconds only when non-zero."""
+
+    # Django's per-row Python timestamptz loader cost more than the all-users query itself.
+    template = (
+        "CASE WHEN date_trunc('second', %(expressions)s) = %(expressions)s"
+        " THEN to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+        " ELSE to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') END"
+    )
+    output_field = CharField()

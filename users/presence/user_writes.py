@@ -1,0 +1,119 @@
+"""Statements that write presence to the user row: online, offline, the activity touch, invisible mode, the recompute.
+
+Each is one conditional UPDATE; none reads a value into Python to write it back, so concurrent
+writers never lose one. Times only move forward (GREATEST), since two devices' writes may commit
+in the other order than they read the clock.
+"""
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db.models import Case, DateTimeField, Exists, F, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce, Greatest
+from django.db.models.lookups import Exact
+
+from users.models import PresenceSession, User
+from users.presence import clock
+from users.presence.rules import ACTIVE, AWAY, OFFLINE, ONLINE, OPEN, derived_status_expression, row_columns, settled_online
+from users.presence.sequence import new_positions
+from users.presence.sql import update_returning
+
+
+def moment(at: datetime | None) -> Value:
+    """A timestamp as an SQL value, for expressions that compare it with columns."""
+    return Value(at, output_field=DateTimeField())
+
+
+def _raised(column: str, at: datetime) -> Greatest:
+    return Greatest(Coalesce(F(column), moment(at)), moment(at))
+
+
+def online_now(at: datetime) -> dict:
+    """SET clauses for a user who has just been seen active: online as of `at`."""
+    new = {"status": Value(ONLINE), "last_seen": moment(at), "last_active": moment(at)}
+    return {**new_positions(new, at), "online_status": ONLINE, "last_seen": _raised("last_seen", at),
+            "last_active": _raised("last_active", at)}
+
+
+def offline_now(at: datetime) -> dict:
+    """SET clauses for a user who has just left: offline, last seen at `at`."""
+    new = {"status": Value(OFFLINE), "last_seen": moment(at), "last_active": moment(None)}
+    return {**new_positions(new, at), "online_status": OFFLINE, "last_seen": at, "last_active": None}
+
+
+def write_online(user_id: int, at: datetime) -> bool:
+    """Mark an active user online as of `at`; False if there is no such active user."""
+    return bool(User.objects.filter(pk=user_id, is_active=True).update(**online_now(at)))
+
+
+def write_online_if_session_open(user_id: int, sid: str, at: datetime) -> bool:
+    """write_online(), only while the session `sid` is open; the session row is locked first."""
+    # The session's FOR UPDATE waits for a logout holding it and re-checks `ended_at` afterwards,
+    # so a heartbeat never brings back a user whose logout committed first. Sessions before the
+    # user row: the lock order of every presence write.
+    session = PresenceSession.objects.filter(OPEN, sid=sid, user_id=OuterRef("pk")).select_for_update()
+    return bool(User.objects.filter(Exists(session), pk=user_id, is_active=True).update(**online_now(at)))
+
+
+def raise_settled_online(user_id: int, at: datetime) -> bool:
+    """The usual heartbeat's user write: a user settled online stays so, times raised, with no new change position.
+
+    online_now() for such a row, minus its CASE expressions, whose compiling cost the heartbeat more
+    Python than the rest of the request. The WHERE is re-checked under the row lock, so a row that a
+    racing logout or sweep has just changed matches nothing and the caller falls back to online_now().
+    """
+    settled = User.objects.filter(settled_online(row_columns(), at), pk=user_id, is_active=True)
+    return bool(settled.update(last_seen=Greatest(F("last_seen"), moment(at)), last_active=_raised("last_active", at)))
+
+
+def write_offline(user_id: int, at: datetime) -> bool:
+    """Mark a user offline, last seen at `at`; False if there is no such user."""
+    return bool(User.objects.filter(pk=user_id).update(**offline_now(at)))
+
+
+def write_many_offline(user_ids: Iterable[int], at: datetime) -> list[tuple[int, str]]:
+    """Mark offline those of the users who are stored online or away, in one UPDATE; returns the changed rows."""
+    # last_seen stays: it is the user's last activity, and an operator's click is not theirs.
+    # A lazy queryset of ids becomes a subquery, so the whole selection is still one statement.
+    return update_returning(
+        User.objects.filter(pk__in=user_ids, online_status__in=[ONLINE, AWAY]),
+        online_status=OFFLINE, **new_positions({}, at, always=True),
+    )
+
+
+def touch_user(user_id: int, at: datetime, *, active: bool) -> bool:
+    """Refresh last_seen (and last_active, for activity of an active session) unless fresher than the touch interval."""
+    # The freshness test is in the WHERE clause, so two processes racing to touch the same user
+    # write once and last_seen never moves backwards. The stored status is never changed here.
+    last_active = _raised("last_active", at) if active else F("last_active")
+    new = {"status": F("online_status"), "last_seen": moment(at), "last_active": last_active}
+    stale = Q(last_seen__isnull=True) | Q(last_seen__lt=clock.touch_cutoff(at))
+    return bool(User.objects.filter(stale, pk=user_id).update(**new_positions(new, at), last_seen=at, last_active=last_active))
+
+
+def write_invisible(user_id: int, invisible: bool, at: datetime) -> bool:
+    """Hide or show the user's presence to non-staff; False if the flag already had that value."""
+    # Conditional on the current flag, so a repeated request writes nothing and moves no cursor.
+    rows = User.objects.filter(pk=user_id, invisible_since__isnull=invisible)
+    return bool(rows.update(invisible_since=at if invisible else None, **new_positions({}, at, always=True)))
+
+
+def lock_user_row(user_id: int) -> None:
+    """Hold the user row until commit, so its derived columns are recomputed from a current view of the sessions."""
+    # Under READ COMMITTED a statement sees the sessions as of its start: without this lock, a
+    # recompute racing another device's heartbeat could write back an older picture of them.
+    list(User.objects.select_for_update().filter(pk=user_id).values_list("pk", flat=True))
+
+
+def recompute_user(user_id: int, at: datetime) -> list[tuple[int, str]]:
+    """Derive status, last_seen and last_active from the user's open sessions (call under lock_user_row)."""
+    open_sessions = PresenceSession.objects.filter(OPEN, user_id=user_id).order_by("-last_seen")
+    seen = Subquery(open_sessions.values("last_seen")[:1], output_field=DateTimeField())
+    active = Subquery(open_sessions.filter(state=ACTIVE).values("last_seen")[:1], output_field=DateTimeField())
+    status = derived_status_expression(seen, active, at)
+    # With no fresh session left the user is offline, last seen now (as a logout always was).
+    last_seen = Case(When(Exact(status, OFFLINE), then=moment(at)), default=seen)
+    new = {"status": status, "last_seen": last_seen, "last_active": active}
+    return update_returning(
+        User.objects.filter(pk=user_id),
+        **new_positions(new, at), online_status=status, last_seen=last_seen, last_active=active,
+    )

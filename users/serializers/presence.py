@@ -1,0 +1,98 @@
+"""Presence requests and answers: the heartbeat, the caller's own presence, the all-users list and the feed."""
+from rest_framework import serializers
+
+from users.presence.rules import ACTIVE, SESSION_STATES, STATUSES
+from users.presence.sequence import Cursor, InvalidCursor
+
+
+class PresenceSettingsSerializer(serializers.Serializer):
+    """The intervals a client uses; nothing in a client is hard-coded."""
+
+    heartbeat_seconds = serializers.IntegerField(help_text="Send POST /api/users/heartbeat/ this often.")
+    refresh_seconds = serializers.IntegerField(help_text="Poll GET /api/users/all-users/ this often.")
+    timeout_seconds = serializers.IntegerField(help_text="Silence after which a user reads as offline.")
+    idle_seconds = serializers.IntegerField(
+        help_text="Without keyboard or pointer input for this long, send heartbeats with state `idle`."
+    )
+
+
+class HeartbeatSerializer(serializers.Serializer):
+    """An optional `state`: `active` (the default) while the user is at the device, `idle` after PRESENCE_IDLE_SECONDS without input."""
+
+    state = serializers.ChoiceField(choices=SESSION_STATES, required=False, default=ACTIVE)
+
+
+class HeartbeatResponseSerializer(serializers.Serializer):
+    online_status = serializers.ChoiceField(choices=STATUSES)
+    last_seen = serializers.DateTimeField()
+
+
+class PresenceVisibilitySerializer(serializers.Serializer):
+    """PATCH body of the caller's presence: `invisible` hides their status from everyone but staff."""
+
+    invisible = serializers.BooleanField(required=True)
+
+
+class PresenceSessionEntrySerializer(serializers.Serializer):
+    device_id = serializers.CharField(help_text="The label the device sent at login (may be empty).")
+    state = serializers.ChoiceField(choices=SESSION_STATES)
+    started_at = serializers.DateTimeField()
+    last_seen = serializers.DateTimeField()
+    current = serializers.BooleanField(help_text="This is the session of the token making the request.")
+
+
+class OwnPresenceSerializer(serializers.Serializer):
+    """GET/PATCH /api/users/me/presence/: the caller's real status, invisible flag and open sessions."""
+
+    online_status = serializers.ChoiceField(choices=STATUSES)
+    invisible = serializers.BooleanField()
+    sessions = PresenceSessionEntrySerializer(many=True)
+
+
+class AllUsersQuerySerializer(serializers.Serializer):
+    """Query parameters of the all-users list."""
+
+    status = serializers.ChoiceField(choices=STATUSES, required=False)
+
+
+class AllUsersEntrySerializer(serializers.Serializer):
+    """One entry of the all-users list; the last three fields only for staff callers."""
+
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    online_status = serializers.ChoiceField(
+        choices=STATUSES,
+        help_text="The status the caller may see: `online` (a device in use), `away` (devices connected but idle), "
+        "`offline`. An invisible user reads `offline` to everyone but staff.",
+    )
+    last_seen = serializers.DateTimeField(
+        allow_null=True, help_text="Last heartbeat or activity; for an invisible user (non-staff callers), when they went invisible."
+    )
+    email = serializers.EmailField(required=False, allow_blank=True, help_text="Staff callers only.")
+    is_staff = serializers.BooleanField(required=False, help_text="Staff callers only.")
+    is_active = serializers.BooleanField(required=False, help_text="Staff callers only.")
+    invisible = serializers.BooleanField(
+        required=False, help_text="Staff callers only: the user hides their presence from others (staff see the real status)."
+    )
+
+
+class PresenceFeedQuerySerializer(serializers.Serializer):
+    """Query of the presence feed: `since`, a cursor from an earlier answer; without it, everyone."""
+
+    since = serializers.CharField(required=False, max_length=2048)
+
+    def validate_since(self, value: str) -> Cursor:
+        try:
+            return Cursor.parse(value)
+        except InvalidCursor:
+            raise serializers.ValidationError("Not a presence cursor from this server.", code="invalid")
+
+
+class PresenceFeedSerializer(serializers.Serializer):
+    """GET /api/users/presence/: changes since a cursor (or everyone, without one) and the cursor to ask with next."""
+
+    cursor = serializers.CharField(help_text="Opaque; pass as `since` on the next call.")
+    full = serializers.BooleanField(help_text="True when `users` is everyone (no `since` given).")
+    users = AllUsersEntrySerializer(many=True, help_text="Entries in the all-users shape; apply them over what you hold.")
