@@ -2,9 +2,13 @@
 import threading
 import time
 
+from django.db import connection, transaction
 from rest_framework.test import APIClient
 
 from users.models import User
+from users.presence import clock as presence_clock
+from users.presence.session_writes import end_presence_session, start_presence_session
+from users.presence.user_writes import write_online_if_session_open
 
 HEARTBEAT_THREADS = 8
 ROUNDS = 5
@@ -54,3 +58,47 @@ def test_a_logout_racing_heartbeats_leaves_the_user_offline_and_refuses_the_toke
         late.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
         assert late.post("/api/users/heartbeat/", format="json").status_code == 401
         assert User.objects.get(pk=user.pk).online_status == "offline"
+
+
+def test_a_user_coming_back_waits_for_a_logout_holding_the_session_and_then_writes_nothing(
+    on_postgres, make_user, run_together
+):
+    """The heartbeat's second statement (the user row, after its session was refreshed) re-checks the session under its lock."""
+    user = make_user()
+    sid = "racing-session"
+    start_presence_session(user.pk, sid)
+    User.objects.filter(pk=user.pk).update(online_status="offline")  # swept meanwhile: the next beat brings them back
+    holding, waiting_seen = threading.Event(), threading.Event()
+    written: list[bool] = []
+
+    def logout():
+        with transaction.atomic():
+            end_presence_session(user.pk, sid, reason="logout")
+            holding.set()
+            assert waiting_seen.wait(BOUND_SECONDS), "the heartbeat never queued behind the logout"
+
+    def heartbeat():
+        assert holding.wait(BOUND_SECONDS)
+        with transaction.atomic(savepoint=False):
+            written.append(write_online_if_session_open(user.pk, sid, presence_clock.now()))
+
+    def watch():
+        assert holding.wait(BOUND_SECONDS)
+        deadline = time.monotonic() + BOUND_SECONDS
+        while not _a_backend_waits_on_a_lock():
+            assert time.monotonic() < deadline, "no backend waited on a lock"
+            time.sleep(0.01)
+        waiting_seen.set()
+
+    errors = run_together([logout, heartbeat, watch], bound_seconds=BOUND_SECONDS)
+    assert not errors, "\n".join(errors)
+    assert written == [False]
+    assert User.objects.get(pk=user.pk).online_status == "offline"
+
+
+def _a_backend_waits_on_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0] > 0

@@ -34,7 +34,11 @@ def refresh_presence_session(user_id: int, sid: str, *, state: str = ACTIVE) -> 
         if refreshed:  # a user coming (back) online: the session is fresh, the user row needs a new position
             with transaction.atomic(savepoint=False):
                 return (at, ONLINE) if user_writes.write_online_if_session_open(user_id, sid, at) else None
-    # Anything else (a new or deleted session, idle, SQLite): the general path.
+    return refresh_in_transaction(user_id, sid, at, state=state)
+
+
+def refresh_in_transaction(user_id: int, sid: str, at: datetime, *, state: str) -> tuple[datetime, str] | None:
+    """refresh_presence_session()'s general path: a new or deleted session, idle, SQLite."""
     with transaction.atomic():
         if not _refresh_open_session(user_id, sid, at, state):
             return None

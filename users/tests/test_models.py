@@ -30,8 +30,8 @@ def test_the_operators_query_works_as_written(make_user, user, login):
     assert last_seen is not None
 
 
-def test_the_sweep_index_exists_on_last_seen_of_online_users():
-    """users_online_last_seen_idx holds COALESCE(last_seen, the epoch), partial on online_status = 'online'."""
+def test_the_sweep_index_exists_on_last_seen_of_present_users():
+    """users_online_last_seen_idx holds COALESCE(last_seen, the epoch), partial on online and away rows."""
     with connection.cursor() as cursor:
         constraints = connection.introspection.get_constraints(cursor, "users")
         if connection.vendor == "postgresql":
@@ -43,7 +43,7 @@ def test_the_sweep_index_exists_on_last_seen_of_online_users():
     assert "users_online_last_seen_idx" in constraints
     indexed, _, predicate = definition.partition(" WHERE ")
     assert "COALESCE(last_seen, '1970-01-01 00:00:00" in indexed.replace('"', "")
-    assert "online_status" in predicate and "'online'" in predicate
+    assert "online_status" in predicate and "'online'" in predicate and "'away'" in predicate
 
 
 @pytest.mark.postgres

@@ -2,7 +2,6 @@
 import pytest
 from django.db import connection
 
-from users.presence import clock as presence_clock
 from users.services.simple_online_status import check_and_mark_offline_users
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
@@ -34,11 +33,11 @@ def population(clock, settings):
 
 
 def explained_sweep() -> str:
-    """Run check_and_mark_offline_users(), EXPLAINing the UPDATE it sends just before it runs."""
+    """Run check_and_mark_offline_users(), EXPLAINing its users UPDATE just before it runs."""
     plans = []
 
     def explain_first(execute, sql, params, many, context):
-        # The users UPDATE (the sweep first times out sessions, in a statement of their own).
+        # The users UPDATE only: the sweep's other statement deletes sessions past retention.
         if sql.lstrip().upper().startswith('UPDATE "USERS"'):
             with connection.cursor() as cursor:
                 cursor.execute("EXPLAIN " + sql, params)
