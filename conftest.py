@@ -1,4 +1,5 @@
 """Shared pytest fixtures: users, tokens and API clients."""
+
 import itertools
 
 import pytest

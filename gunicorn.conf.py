@@ -2,6 +2,7 @@
 
 Command-line options (workers, bind) stay with whoever starts gunicorn: docker-compose.yml, the bench, the tests.
 """
+
 import os
 
 

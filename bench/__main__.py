@@ -1,4 +1,5 @@
 """`python -m bench [--quick] [--only NAME]`: run the measurements, print the table, write the JSON, report and plot."""
+
 import argparse
 import os
 import platform
@@ -26,8 +27,16 @@ class Config:
     password_hash: str = ""
 
 
-QUICK = dict(load_seconds=2, rounds=1, touch_seconds_run=2, list_sizes=[(1_000, 20), (10_000, 3)],
-             sweep_sizes=[(10_000, 3), (100_000, 2)], naive_sweep_max=10_000, feed_users=10_000, feed_runs=5)
+QUICK = dict(
+    load_seconds=2,
+    rounds=1,
+    touch_seconds_run=2,
+    list_sizes=[(1_000, 20), (10_000, 3)],
+    sweep_sizes=[(10_000, 3), (100_000, 2)],
+    naive_sweep_max=10_000,
+    feed_users=10_000,
+    feed_runs=5,
+)
 SCENARIOS = ("heartbeat", "writes", "all_users", "feed", "sweep")
 
 
@@ -35,9 +44,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="the CI smoke run: smaller sizes, shorter loads (< 60 s)")
     parser.add_argument("--out", default="docs", help="where BENCHMARKS.md and benchmarks/ are written")
-    parser.add_argument("--only", action="append", choices=SCENARIOS, metavar="NAME",
-                        help=f"run only this scenario (repeatable; one of {', '.join(SCENARIOS)}): prints its table and "
-                             "writes benchmarks/only.json under --out, never the report")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=SCENARIOS,
+        metavar="NAME",
+        help=f"run only this scenario (repeatable; one of {', '.join(SCENARIOS)}): prints its table and "
+        "writes benchmarks/only.json under --out, never the report",
+    )
     args = parser.parse_args()
     wanted = set(args.only or SCENARIOS)
     config = Config(mode="quick", **QUICK) if args.quick else Config(mode="full")
@@ -46,13 +60,15 @@ def main() -> int:
 
     url = database.bench_database_url()
     database.create_database(url)
-    os.environ.update({
-        "DATABASE_URL": url,
-        "REDIS_URL": os.environ.get("REDIS_URL") or database.DEFAULT_REDIS_URL,
-        "DJANGO_SETTINGS_MODULE": "bench.settings",
-        "LOG_LEVEL": "WARNING",
-        "JWT_ACCESS_TOKEN_SECONDS": "3600",  # outlives the whole run
-    })
+    os.environ.update(
+        {
+            "DATABASE_URL": url,
+            "REDIS_URL": os.environ.get("REDIS_URL") or database.DEFAULT_REDIS_URL,
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            "LOG_LEVEL": "WARNING",
+            "JWT_ACCESS_TOKEN_SECONDS": "3600",  # outlives the whole run
+        }
+    )
     os.environ.pop("CELERY_BROKER_URL", None)
     from bench import processes
 
@@ -88,10 +104,12 @@ def main() -> int:
             user_ids, tokens = timed("seed", lambda: scenarios.load_population(config, tmp))
         if "heartbeat" in wanted:
             results["heartbeat"], results["memory"] = timed(
-                "heartbeat", lambda: scenarios.heartbeat_and_memory(config, env, tmp, tokens))
+                "heartbeat", lambda: scenarios.heartbeat_and_memory(config, env, tmp, tokens)
+            )
         if "writes" in wanted:
             results["write_amplification"] = timed(
-                "writes", lambda: scenarios.write_amplification(config, env, user_ids, tokens))
+                "writes", lambda: scenarios.write_amplification(config, env, user_ids, tokens)
+            )
     if "all_users" in wanted:
         results["all_users"] = timed("all_users", lambda: scenarios.all_users_list(config))
     if "feed" in wanted:
@@ -99,8 +117,12 @@ def main() -> int:
     if "sweep" in wanted:
         results["sweep"] = timed("sweep", lambda: scenarios.sweep(config))
     results["machine"] = {
-        "cpus": os.cpu_count(), "python": platform.python_version(), "load_average_at_start": load_at_start, "load_average_at_end": os.getloadavg(),
-        "postgres": _postgres_version(), "gunicorn_workers": processes.WORKERS,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_average_at_start": load_at_start,
+        "load_average_at_end": os.getloadavg(),
+        "postgres": _postgres_version(),
+        "gunicorn_workers": processes.WORKERS,
     }
     results["seconds"] = round(time.monotonic() - started, 1)
     results["config"] = {k: v for k, v in asdict(config).items() if k != "password_hash"}

@@ -1,4 +1,5 @@
 """The naive implementations the benchmark compares against; they exist only here, never in the app."""
+
 from django.utils import timezone
 from rest_framework import generics, serializers
 from rest_framework.permissions import AllowAny
@@ -41,8 +42,18 @@ class BaselineUserSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = User
-        fields = ("id", "username", "first_name", "last_name", "email", "is_staff", "is_active",
-                  "invisible", "online_status", "last_seen")
+        fields = (
+            "id",
+            "username",
+            "first_name",
+            "last_name",
+            "email",
+            "is_staff",
+            "is_active",
+            "invisible",
+            "online_status",
+            "last_seen",
+        )
 
     def get_invisible(self, user: User) -> bool:
         return user.invisible_since is not None

@@ -1,4 +1,5 @@
 """The bench database: its own PostgreSQL database, seeded in bulk with one precomputed password hash."""
+
 import os
 from urllib.parse import urlsplit, urlunsplit
 
@@ -54,8 +55,9 @@ def seed_users(count: int, password_hash: str):
 
     with transaction.atomic(), connection.cursor() as cursor:  # one transaction: one now() for every row
         cursor.execute("TRUNCATE users RESTART IDENTITY CASCADE")
-        cursor.execute(SEED_SQL, {"password": password_hash, "count": count,
-                                  "online": ONLINE_EVERY, "stale": STALE_EVERY})
+        cursor.execute(
+            SEED_SQL, {"password": password_hash, "count": count, "online": ONLINE_EVERY, "stale": STALE_EVERY}
+        )
         cursor.execute("SELECT now()")
         seeded_at = cursor.fetchone()[0]
     with connection.cursor() as cursor:

@@ -1,4 +1,5 @@
 """The incremental presence feed: one poll after `feed_changes` presence changes against the full list, as staff."""
+
 import json
 import random
 import uuid
@@ -72,7 +73,9 @@ def _check_feed(response, expected: dict[int, str]) -> int:
     assert not body["full"] and len(seen) == len(body["users"]), "the poll is a full list or repeats a user"
     missing = [i for i in expected if i not in seen]
     wrong = {i: (seen[i], status) for i, status in expected.items() if i in seen and seen[i] != status}
-    assert not missing and not wrong, f"feed misses {len(missing)} changed users, {len(wrong)} with a wrong status: {wrong}"
+    assert not missing and not wrong, (
+        f"feed misses {len(missing)} changed users, {len(wrong)} with a wrong status: {wrong}"
+    )
     assert len(seen) <= len(expected) + EXTRA_ALLOWED, f"feed carries {len(seen)} users for {len(expected)} changes"
     return len(seen)
 
@@ -110,10 +113,16 @@ def feed_poll(cfg) -> dict:
         plan = _explain_feed(cursor)
     finally:
         presence_clock.now = real_clock
-    row = {"users": cfg.feed_users, "online": cfg.feed_users // database.ONLINE_EVERY, "changes": len(expected),
-           "changes_by_kind": {kind: len(ids) for kind, ids in picked.items()},
-           "feed_users": feed_users, "runs": cfg.feed_runs,
-           **{name: latency(times[name], bodies[name]) for name in paths}, "explain": plan}
+    row = {
+        "users": cfg.feed_users,
+        "online": cfg.feed_users // database.ONLINE_EVERY,
+        "changes": len(expected),
+        "changes_by_kind": {kind: len(ids) for kind, ids in picked.items()},
+        "feed_users": feed_users,
+        "runs": cfg.feed_runs,
+        **{name: latency(times[name], bodies[name]) for name in paths},
+        "explain": plan,
+    }
     # Four digits: the poll is a percent or less of the list, and bytes far less.
     row["ratio_feed_to_full_p50"] = ratio(row["feed"]["p50_ms"], row["full_list"]["p50_ms"], 4)
     row["ratio_feed_to_full_bytes"] = ratio(row["feed"]["bytes"], row["full_list"]["bytes"], 4)

@@ -1,4 +1,5 @@
 """docs/BENCHMARKS.md, regenerated from a run's figures: the tables come from the run, the findings are ours."""
+
 from bench import report
 
 COMMAND = "make bench"
@@ -30,16 +31,36 @@ def _feed_section(f: dict, holds, m: dict) -> list[str]:
         "stops at the seeding time, so no seeded user times out meanwhile; the run fails unless the poll carries every changed user",
         f"with their new status and at most a few others (this run: {f['feed_users']} users).",
         "",
-        _rows(["request (staff)", "p50 ms", "p99 ms", "bytes"], [
-            ["`GET /api/users/all-users/` (the full list)", f["full_list"]["p50_ms"], f["full_list"]["p99_ms"],
-             f["full_list"]["bytes"]],
-            ["`GET /api/users/presence/?since=<cursor>`", f["feed"]["p50_ms"], f["feed"]["p99_ms"], f["feed"]["bytes"]],
-            ["`GET /api/users/me/` (an authenticated read: the floor)", f["me"]["p50_ms"], f["me"]["p99_ms"],
-             f["me"]["bytes"]],
-            ["feed / full (target < 5%)", f"**{f['ratio_feed_to_full_p50']:.2%}**", "",
-             f"**{f['ratio_feed_to_full_bytes']:.2%}**"],
-            ["feed / `/me/`", f"{f['ratio_feed_to_me_p50']}x", "", ""],
-        ]),
+        _rows(
+            ["request (staff)", "p50 ms", "p99 ms", "bytes"],
+            [
+                [
+                    "`GET /api/users/all-users/` (the full list)",
+                    f["full_list"]["p50_ms"],
+                    f["full_list"]["p99_ms"],
+                    f["full_list"]["bytes"],
+                ],
+                [
+                    "`GET /api/users/presence/?since=<cursor>`",
+                    f["feed"]["p50_ms"],
+                    f["feed"]["p99_ms"],
+                    f["feed"]["bytes"],
+                ],
+                [
+                    "`GET /api/users/me/` (an authenticated read: the floor)",
+                    f["me"]["p50_ms"],
+                    f["me"]["p99_ms"],
+                    f["me"]["bytes"],
+                ],
+                [
+                    "feed / full (target < 5%)",
+                    f"**{f['ratio_feed_to_full_p50']:.2%}**",
+                    "",
+                    f"**{f['ratio_feed_to_full_bytes']:.2%}**",
+                ],
+                ["feed / `/me/`", f"{f['ratio_feed_to_me_p50']}x", "", ""],
+            ],
+        ),
         "",
         f"The plan of the poll's query at {f['users']} users (EXPLAIN of the SELECT `presence_changes()` sends; change",
         f"index used: {f['explain']['uses_change_index']}, seq scan on `users`: {f['explain']['seq_scan_on_users']}):",
@@ -59,12 +80,16 @@ def _feed_section(f: dict, holds, m: dict) -> list[str]:
         "production they add the users who went silent since the cursor (and, for the margin, a few seconds",
         "before it), each one more row like the changes here.",
         "",
-        *([] if holds is not False else [
-            f"**Missed in this run** ({f['ratio_feed_to_full_p50']:.2%} of the p50, "
-            f"{f['ratio_feed_to_full_bytes']:.2%} of the bytes, seq scan {f['explain']['seq_scan_on_users']};",
-            f"load average {m['load_average_at_end'][0]:.1f} at the end).",
-            "",
-        ]),
+        *(
+            []
+            if holds is not False
+            else [
+                f"**Missed in this run** ({f['ratio_feed_to_full_p50']:.2%} of the p50, "
+                f"{f['ratio_feed_to_full_bytes']:.2%} of the bytes, seq scan {f['explain']['seq_scan_on_users']};",
+                f"load average {m['load_average_at_end'][0]:.1f} at the end).",
+                "",
+            ]
+        ),
     ]
 
 
@@ -96,15 +121,29 @@ def markdown(r: dict) -> str:
         "",
         "## Targets",
         "",
-        _rows(["target", "this run"], [
-            ["Heartbeat throughput >= 0.9x an authenticated read (`GET /api/users/me/`)", _verdict(v["heartbeat"])],
-            ["At most one `users` UPDATE per user per `PRESENCE_TOUCH_SECONDS` window", _verdict(v["writes"])],
-            ["All-users at 10k users: p50 < 100 ms and >= 3x faster than a ModelSerializer list", _verdict(v["list"])],
-            ["Sweep at 1M users: <= 150 ms and <= 1.5x the raw UPDATE, index used, no seq scan", _verdict(v["sweep"])],
-            ["Sweep plan: the partial index, no sequential scan of `users` (every size)", _verdict(v["sweep_plans"])],
-            ["Feed at 100k users, 100 changes: a poll < 5% of the full list (p50 and bytes), no seq scan",
-             _verdict(v["feed"])],
-        ]),
+        _rows(
+            ["target", "this run"],
+            [
+                ["Heartbeat throughput >= 0.9x an authenticated read (`GET /api/users/me/`)", _verdict(v["heartbeat"])],
+                ["At most one `users` UPDATE per user per `PRESENCE_TOUCH_SECONDS` window", _verdict(v["writes"])],
+                [
+                    "All-users at 10k users: p50 < 100 ms and >= 3x faster than a ModelSerializer list",
+                    _verdict(v["list"]),
+                ],
+                [
+                    "Sweep at 1M users: <= 150 ms and <= 1.5x the raw UPDATE, index used, no seq scan",
+                    _verdict(v["sweep"]),
+                ],
+                [
+                    "Sweep plan: the partial index, no sequential scan of `users` (every size)",
+                    _verdict(v["sweep_plans"]),
+                ],
+                [
+                    "Feed at 100k users, 100 changes: a poll < 5% of the full list (p50 and bytes), no seq scan",
+                    _verdict(v["feed"]),
+                ],
+            ],
+        ),
         "",
         "## 1. Heartbeat throughput and latency",
         "",
@@ -113,14 +152,32 @@ def markdown(r: dict) -> str:
         f"each connection sends one seeded user's access token ({hb['users']} users, {hb['population']} in the table),",
         "and a Celery worker with beat sweeps every second meanwhile.",
         "",
-        _rows(["path", "requests/s", "p50 ms", "p99 ms", "ratio"], [
-            ["`GET /bench/ping/` (no auth, no database: the stack's floor)", hb["ping"]["rps"], hb["ping"]["p50_ms"],
-             hb["ping"]["p99_ms"], "1"],
-            ["`GET /api/users/me/` (authenticated read, the baseline)", hb["me"]["rps"], hb["me"]["p50_ms"],
-             hb["me"]["p99_ms"], f"{hb['ratio_me_to_ping_rps']}x ping"],
-            ["`POST /api/users/heartbeat/`", hb["heartbeat"]["rps"], hb["heartbeat"]["p50_ms"],
-             hb["heartbeat"]["p99_ms"], f"**{hb['ratio_heartbeat_to_me_rps']}x me**"],
-        ]),
+        _rows(
+            ["path", "requests/s", "p50 ms", "p99 ms", "ratio"],
+            [
+                [
+                    "`GET /bench/ping/` (no auth, no database: the stack's floor)",
+                    hb["ping"]["rps"],
+                    hb["ping"]["p50_ms"],
+                    hb["ping"]["p99_ms"],
+                    "1",
+                ],
+                [
+                    "`GET /api/users/me/` (authenticated read, the baseline)",
+                    hb["me"]["rps"],
+                    hb["me"]["p50_ms"],
+                    hb["me"]["p99_ms"],
+                    f"{hb['ratio_me_to_ping_rps']}x ping",
+                ],
+                [
+                    "`POST /api/users/heartbeat/`",
+                    hb["heartbeat"]["rps"],
+                    hb["heartbeat"]["p50_ms"],
+                    hb["heartbeat"]["p99_ms"],
+                    f"**{hb['ratio_heartbeat_to_me_rps']}x me**",
+                ],
+            ],
+        ),
         "",
         "What dominates: the web stack (`/me/` runs at about a third of the ping). Since presence sessions",
         "(issue 6) a heartbeat is the authenticated read plus two writes: the caller's `presence_sessions` row",
@@ -158,14 +215,18 @@ def markdown(r: dict) -> str:
         "  sends the sweep back to reading every online row (section 5): a trade between a write every 30 s per",
         "  online user and a read of every online user per sweep that we did not make here.",
         "",
-        *([] if v["heartbeat"] else [
-            f"**Missed in this run ({hb['ratio_heartbeat_to_me_rps']}x).** The heartbeat does strictly more than `/me/`:",
-            "two row writes and a commit on top of the same authenticated read",
-            f"(load average {m['load_average_at_start'][0]:.1f} at the start, {m['load_average_at_end'][0]:.1f} at the end),",
-            "and the run-to-run spread above is as wide as the gap to the target.",
-            "What is left to try: heartbeats that are HOT updates (`last_seen` out of the sweep index).",
-            "",
-        ]),
+        *(
+            []
+            if v["heartbeat"]
+            else [
+                f"**Missed in this run ({hb['ratio_heartbeat_to_me_rps']}x).** The heartbeat does strictly more than `/me/`:",
+                "two row writes and a commit on top of the same authenticated read",
+                f"(load average {m['load_average_at_start'][0]:.1f} at the start, {m['load_average_at_end'][0]:.1f} at the end),",
+                "and the run-to-run spread above is as wide as the gap to the target.",
+                "What is left to try: heartbeats that are HOT updates (`last_seen` out of the sweep index).",
+                "",
+            ]
+        ),
         "## 2. Write amplification",
         "",
         f"`{COMMAND}` → `bench/scenarios.py: write_amplification`. {wa['users']} users send `GET /api/users/me/` for "
@@ -174,12 +235,25 @@ def markdown(r: dict) -> str:
         "after the server's backends exit). The baseline is the same server with `bench.baselines.NaiveTouchMiddleware`,",
         "which writes `last_seen` on every authenticated request.",
         "",
-        _rows(["middleware", "requests", "UPDATEs", "per request", "per user per window"], [
-            ["ours (`PresenceTouchMiddleware`)", wa["ours"]["requests"], wa["ours"]["updates"],
-             wa["ours"]["updates_per_request"], wa["ours"]["updates_per_user_per_window"]],
-            ["naive (UPDATE on every request)", wa["naive"]["requests"], wa["naive"]["updates"],
-             wa["naive"]["updates_per_request"], wa["naive"]["updates_per_user_per_window"]],
-        ]),
+        _rows(
+            ["middleware", "requests", "UPDATEs", "per request", "per user per window"],
+            [
+                [
+                    "ours (`PresenceTouchMiddleware`)",
+                    wa["ours"]["requests"],
+                    wa["ours"]["updates"],
+                    wa["ours"]["updates_per_request"],
+                    wa["ours"]["updates_per_user_per_window"],
+                ],
+                [
+                    "naive (UPDATE on every request)",
+                    wa["naive"]["requests"],
+                    wa["naive"]["updates"],
+                    wa["naive"]["updates_per_request"],
+                    wa["naive"]["updates_per_user_per_window"],
+                ],
+            ],
+        ),
         "",
         f"Naive / ours: **{wa['ratio_naive_to_ours_updates']}x** the writes. (The server handles a few requests that",
         "wrk does not count when its time is up, so the naive row can show slightly more UPDATEs than requests.)",
@@ -194,12 +268,31 @@ def markdown(r: dict) -> str:
         "is `bench.baselines.BaselineAllUsersView`: a DRF `ListAPIView` with a `ModelSerializer` of the same fields",
         "over the same annotated queryset, rendered by DRF's `JSONRenderer`. Both bodies are compared: same JSON.",
         "",
-        _rows(["users", "ours p50 ms", "ours p99 ms", "baseline p50 ms", "baseline p99 ms", "baseline / ours",
-               "bytes", "same body"], [
-            [row["users"], row["ours"]["p50_ms"], row["ours"]["p99_ms"], row["baseline"]["p50_ms"],
-             row["baseline"]["p99_ms"], f"**{row['ratio_baseline_to_ours_p50']}x**", row["ours"]["bytes"],
-             row["same_body"]] for row in r["all_users"]
-        ]),
+        _rows(
+            [
+                "users",
+                "ours p50 ms",
+                "ours p99 ms",
+                "baseline p50 ms",
+                "baseline p99 ms",
+                "baseline / ours",
+                "bytes",
+                "same body",
+            ],
+            [
+                [
+                    row["users"],
+                    row["ours"]["p50_ms"],
+                    row["ours"]["p99_ms"],
+                    row["baseline"]["p50_ms"],
+                    row["baseline"]["p99_ms"],
+                    f"**{row['ratio_baseline_to_ours_p50']}x**",
+                    row["ours"]["bytes"],
+                    row["same_body"],
+                ]
+                for row in r["all_users"]
+            ],
+        ),
         "",
         "(p99 is nearest-rank over the runs listed in `latest.json`; with few runs it is the slowest one.)",
         "",
@@ -218,12 +311,16 @@ def markdown(r: dict) -> str:
         "  building one dict per row; the next step, if ever needed, is `json_agg` in PostgreSQL, which measured",
         "  slower here (~100 ms at 10k), or paging the list.",
         "",
-        *([] if v["list"] is not False else [
-            "**Missed in this run.** The ratio to the baseline holds; the 10k p50 is over 100 ms because the machine",
-            f"was busy (load average {m['load_average_at_end'][0]:.1f} at the end; the same code measured ~70 ms in-process",
-            "at load ~3 while optimising). What remains is the query and one dict per row.",
-            "",
-        ]),
+        *(
+            []
+            if v["list"] is not False
+            else [
+                "**Missed in this run.** The ratio to the baseline holds; the 10k p50 is over 100 ms because the machine",
+                f"was busy (load average {m['load_average_at_end'][0]:.1f} at the end; the same code measured ~70 ms in-process",
+                "at load ~3 while optimising). What remains is the query and one dict per row.",
+                "",
+            ]
+        ),
         *_feed_section(r["feed"], v["feed"], m),
         "## 5. The sweep: `check_and_mark_offline_users()`",
         "",
@@ -233,17 +330,37 @@ def markdown(r: dict) -> str:
         "Baselines: the raw SQL UPDATE of the same rows (the floor: no lock pass, no ORM) and a naive loop that",
         "loads each stale user and calls `save()`.",
         "",
-        _rows(["users", "stale", "ours p50 ms", "raw UPDATE p50 ms", "ours / raw", "PostgreSQL CPU ms, ours / raw",
-               "loop-and-save p50 ms", "loop / ours", "index used", "seq scan"], [
-            [row["users"], row["stale"], row["ours"]["p50_ms"], row["raw_update"]["p50_ms"],
-             f"**{row['ratio_ours_to_raw_update']}x**",
-             f"{row['ours']['db_cpu_p50_ms']} / {row['raw_update']['db_cpu_p50_ms']}",
-             row.get("naive", {}).get("p50_ms", "-"),
-             f"{row['ratio_naive_to_ours']}x" if "ratio_naive_to_ours" in row else "-",
-             row["explain"]["uses_sweep_index"], row["explain"]["seq_scan_on_users"]] for row in r["sweep"]
-        ]),
+        _rows(
+            [
+                "users",
+                "stale",
+                "ours p50 ms",
+                "raw UPDATE p50 ms",
+                "ours / raw",
+                "PostgreSQL CPU ms, ours / raw",
+                "loop-and-save p50 ms",
+                "loop / ours",
+                "index used",
+                "seq scan",
+            ],
+            [
+                [
+                    row["users"],
+                    row["stale"],
+                    row["ours"]["p50_ms"],
+                    row["raw_update"]["p50_ms"],
+                    f"**{row['ratio_ours_to_raw_update']}x**",
+                    f"{row['ours']['db_cpu_p50_ms']} / {row['raw_update']['db_cpu_p50_ms']}",
+                    row.get("naive", {}).get("p50_ms", "-"),
+                    f"{row['ratio_naive_to_ours']}x" if "ratio_naive_to_ours" in row else "-",
+                    row["explain"]["uses_sweep_index"],
+                    row["explain"]["seq_scan_on_users"],
+                ]
+                for row in r["sweep"]
+            ],
+        ),
         "",
-        "Times are wall-clock p50 in the bench process; \"PostgreSQL CPU\" is the CPU time the database backend",
+        'Times are wall-clock p50 in the bench process; "PostgreSQL CPU" is the CPU time the database backend',
         "spent on the statement (`/proc/<backend>/schedstat`), which a busy machine inflates far less.",
         "",
         f"The plan of the sweep's UPDATE at {r['sweep'][-1]['users']} users (EXPLAIN of the statement the service sends):",
@@ -300,10 +417,21 @@ def markdown(r: dict) -> str:
         "",
         f"`{COMMAND}` → `bench/processes.py: peak_rss_of_tree`, after the load of section 1 (VmHWM from /proc).",
         "",
-        _rows(["process", "peak RSS (MiB)", "processes"], [
-            ["gunicorn (largest of master and workers)", mem["gunicorn_worker"]["max_mib"], mem["gunicorn_worker"]["processes"]],
-            ["Celery worker with beat (largest of its processes)", mem["celery_worker"]["max_mib"], mem["celery_worker"]["processes"]],
-        ]),
+        _rows(
+            ["process", "peak RSS (MiB)", "processes"],
+            [
+                [
+                    "gunicorn (largest of master and workers)",
+                    mem["gunicorn_worker"]["max_mib"],
+                    mem["gunicorn_worker"]["processes"],
+                ],
+                [
+                    "Celery worker with beat (largest of its processes)",
+                    mem["celery_worker"]["max_mib"],
+                    mem["celery_worker"]["processes"],
+                ],
+            ],
+        ),
         "",
         "## How the bench is built",
         "",

@@ -1,4 +1,5 @@
 """The processes under test (gunicorn, the Celery worker) and the load generator (wrk), all on 127.0.0.1."""
+
 import json
 import os
 import shutil
@@ -49,17 +50,30 @@ def peak_rss_of_tree(pid: int) -> dict:
     """Peak RSS of a process and its children: the largest one, and each."""
     procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
     peaks = {p.pid: peak_rss_mib(p.pid) for p in procs if p.is_running()}
-    return {"max_mib": round(max(peaks.values()), 1), "processes": len(peaks),
-            "each_mib": sorted(round(v, 1) for v in peaks.values())}
+    return {
+        "max_mib": round(max(peaks.values()), 1),
+        "processes": len(peaks),
+        "each_mib": sorted(round(v, 1) for v in peaks.values()),
+    }
 
 
 @contextmanager
 def gunicorn(env: dict, *, workers: int = WORKERS):
     """gunicorn serving the app with the bench settings; yields (base_url, process)."""
     port = free_port()
-    argv = [str(BIN / "gunicorn"), "offchat_backend.wsgi", "--bind", f"127.0.0.1:{port}",
-            "--workers", str(workers), "--log-level", "warning", "--timeout", "120",
-            "--preload"]  # import the app once, then fork: the bench restarts the server between runs
+    argv = [
+        str(BIN / "gunicorn"),
+        "offchat_backend.wsgi",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--timeout",
+        "120",
+        "--preload",
+    ]  # import the app once, then fork: the bench restarts the server between runs
     process = subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -81,10 +95,20 @@ def gunicorn(env: dict, *, workers: int = WORKERS):
 @contextmanager
 def celery_worker(env: dict):
     """`celery worker --beat` as the Procfile runs it, with the sweep every second so it works during the load."""
-    argv = [str(BIN / "celery"), "-A", "offchat_backend", "worker", "--beat", "--loglevel", "warning",
-            "--concurrency", "2"]
-    process = subprocess.Popen(argv, cwd=ROOT, env={**env, "PRESENCE_SWEEP_SECONDS": "1"},
-                               start_new_session=True, stdout=subprocess.DEVNULL)
+    argv = [
+        str(BIN / "celery"),
+        "-A",
+        "offchat_backend",
+        "worker",
+        "--beat",
+        "--loglevel",
+        "warning",
+        "--concurrency",
+        "2",
+    ]
+    process = subprocess.Popen(
+        argv, cwd=ROOT, env={**env, "PRESENCE_SWEEP_SECONDS": "1"}, start_new_session=True, stdout=subprocess.DEVNULL
+    )
     try:
         time.sleep(3)  # started and sweeping; the load that follows lasts longer
         if process.poll() is not None:
@@ -98,11 +122,25 @@ def wrk_available() -> bool:
     return shutil.which("wrk") is not None
 
 
-def wrk(url: str, *, tokens_file: Path, method: str = "GET", seconds: float, connections: int,
-        threads: int = 2) -> dict:
+def wrk(
+    url: str, *, tokens_file: Path, method: str = "GET", seconds: float, connections: int, threads: int = 2
+) -> dict:
     """Run wrk for a bounded time; returns requests, rps, p50/p99 (ms), bytes and non-2xx counts."""
-    argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
-            "-s", str(LUA_SCRIPT), url, "--", str(tokens_file), method, str(threads)]
+    argv = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(LUA_SCRIPT),
+        url,
+        "--",
+        str(tokens_file),
+        method,
+        str(threads),
+    ]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
     line = next(l for l in out.splitlines() if l.startswith("BENCH_JSON "))
     result = json.loads(line.removeprefix("BENCH_JSON "))

@@ -1,4 +1,5 @@
 """The outputs of a run: the printed table, docs/benchmarks/latest.json, docs/BENCHMARKS.md and the plot."""
+
 import json
 from pathlib import Path
 
@@ -27,13 +28,21 @@ def verdicts(r: dict) -> dict:
         li = ten_k["ours"]["p50_ms"] < 100 and ten_k["ratio_baseline_to_ours_p50"] >= 3
     if "sweep" in r:
         one_m = next((row for row in r["sweep"] if row["users"] == 1_000_000), None)
-        plans_ok = all(row["explain"]["uses_sweep_index"] and not row["explain"]["seq_scan_on_users"] for row in r["sweep"])
-        sw = None if one_m is None else (one_m["ours"]["p50_ms"] <= 150 and one_m["ratio_ours_to_raw_update"] <= 1.5
-                                          and plans_ok)
+        plans_ok = all(
+            row["explain"]["uses_sweep_index"] and not row["explain"]["seq_scan_on_users"] for row in r["sweep"]
+        )
+        sw = (
+            None
+            if one_m is None
+            else (one_m["ours"]["p50_ms"] <= 150 and one_m["ratio_ours_to_raw_update"] <= 1.5 and plans_ok)
+        )
     f = r.get("feed")
     if f is not None and f["users"] == FEED_TARGET_USERS:
-        fe = (f["ratio_feed_to_full_p50"] < FEED_TARGET_RATIO and f["ratio_feed_to_full_bytes"] < FEED_TARGET_RATIO
-              and not f["explain"]["seq_scan_on_users"])
+        fe = (
+            f["ratio_feed_to_full_p50"] < FEED_TARGET_RATIO
+            and f["ratio_feed_to_full_bytes"] < FEED_TARGET_RATIO
+            and not f["explain"]["seq_scan_on_users"]
+        )
     return {"heartbeat": hb, "writes": wa, "list": li, "sweep": sw, "sweep_plans": plans_ok, "feed": fe}
 
 
@@ -43,53 +52,81 @@ def _mark(ok) -> str:
 
 def table(r: dict) -> str:
     """A plain-text table of every figure with its baseline and ratio (the sections this run measured)."""
-    lines = [f"offchat bench ({r['mode']}, {r['seconds']} s, load at end {r['machine']['load_average_at_end'][0]:.2f})", ""]
+    lines = [
+        f"offchat bench ({r['mode']}, {r['seconds']} s, load at end {r['machine']['load_average_at_end'][0]:.2f})",
+        "",
+    ]
     if "heartbeat" in r:
         hb = r["heartbeat"]
         lines.append(f"{'path':<34}{'rps':>10}{'p50 ms':>10}{'p99 ms':>10}")
-        for name, label in (("ping", "GET /bench/ping/ (no auth)"), ("me", "GET /api/users/me/"),
-                            ("heartbeat", "POST /api/users/heartbeat/")):
+        for name, label in (
+            ("ping", "GET /bench/ping/ (no auth)"),
+            ("me", "GET /api/users/me/"),
+            ("heartbeat", "POST /api/users/heartbeat/"),
+        ):
             lines.append(f"{label:<34}{hb[name]['rps']:>10}{hb[name]['p50_ms']:>10}{hb[name]['p99_ms']:>10}")
-        lines += [f"heartbeat / me throughput: {hb['ratio_heartbeat_to_me_rps']}x   me / ping: {hb['ratio_me_to_ping_rps']}x", ""]
+        lines += [
+            f"heartbeat / me throughput: {hb['ratio_heartbeat_to_me_rps']}x   me / ping: {hb['ratio_me_to_ping_rps']}x",
+            "",
+        ]
     if "write_amplification" in r:
         wa = r["write_amplification"]
         lines.append(f"writes for {wa['users']} users, {wa['seconds']} s of GET /me/ (one touch window):")
         for name in ("ours", "naive"):
             w = wa[name]
-            lines.append(f"  {name:<6} {w['requests']:>7} requests -> {w['updates']:>7} UPDATEs "
-                         f"({w['updates_per_user_per_window']} per user per window)")
+            lines.append(
+                f"  {name:<6} {w['requests']:>7} requests -> {w['updates']:>7} UPDATEs "
+                f"({w['updates_per_user_per_window']} per user per window)"
+            )
         lines += [f"  naive / ours: {wa['ratio_naive_to_ours_updates']}x", ""]
     if "all_users" in r:
-        lines.append(f"{'all-users (staff)':<18}{'ours p50':>10}{'p99':>9}{'base p50':>10}{'p99':>9}{'ratio':>8}{'bytes':>11}")
+        lines.append(
+            f"{'all-users (staff)':<18}{'ours p50':>10}{'p99':>9}{'base p50':>10}{'p99':>9}{'ratio':>8}{'bytes':>11}"
+        )
         for row in r["all_users"]:
-            lines.append(f"{row['users']:<18}{row['ours']['p50_ms']:>10}{row['ours']['p99_ms']:>9}"
-                         f"{row['baseline']['p50_ms']:>10}{row['baseline']['p99_ms']:>9}"
-                         f"{row['ratio_baseline_to_ours_p50']:>8}{row['ours']['bytes']:>11}")
+            lines.append(
+                f"{row['users']:<18}{row['ours']['p50_ms']:>10}{row['ours']['p99_ms']:>9}"
+                f"{row['baseline']['p50_ms']:>10}{row['baseline']['p99_ms']:>9}"
+                f"{row['ratio_baseline_to_ours_p50']:>8}{row['ours']['bytes']:>11}"
+            )
         lines.append("")
     if "feed" in r:
         f = r["feed"]
         lines.append(f"feed (staff), {f['users']} users, {f['changes']} changes, poll carried {f['feed_users']}:")
         lines.append(f"  {'':<32}{'p50 ms':>10}{'p99 ms':>10}{'bytes':>11}")
-        for name, label in (("full_list", "GET /api/users/all-users/"), ("feed", "GET /api/users/presence/?since="),
-                            ("me", "GET /api/users/me/ (floor)")):
+        for name, label in (
+            ("full_list", "GET /api/users/all-users/"),
+            ("feed", "GET /api/users/presence/?since="),
+            ("me", "GET /api/users/me/ (floor)"),
+        ):
             lines.append(f"  {label:<32}{f[name]['p50_ms']:>10}{f[name]['p99_ms']:>10}{f[name]['bytes']:>11}")
-        lines += [f"  feed / full: {f['ratio_feed_to_full_p50']:.2%} of the p50, {f['ratio_feed_to_full_bytes']:.2%} of the bytes; "
-                  f"{f['ratio_feed_to_me_p50']}x /me/;",
-                  f"  change index {f['explain']['uses_change_index']}, seq scan {f['explain']['seq_scan_on_users']}", ""]
+        lines += [
+            f"  feed / full: {f['ratio_feed_to_full_p50']:.2%} of the p50, {f['ratio_feed_to_full_bytes']:.2%} of the bytes; "
+            f"{f['ratio_feed_to_me_p50']}x /me/;",
+            f"  change index {f['explain']['uses_change_index']}, seq scan {f['explain']['seq_scan_on_users']}",
+            "",
+        ]
     if "sweep" in r:
-        lines.append(f"{'sweep':<10}{'stale':>7}{'ours p50':>10}{'raw p50':>9}{'ours/raw':>9}{'db cpu':>16}"
-                     f"{'naive p50':>11}{'index':>7}{'seqscan':>8}")
+        lines.append(
+            f"{'sweep':<10}{'stale':>7}{'ours p50':>10}{'raw p50':>9}{'ours/raw':>9}{'db cpu':>16}"
+            f"{'naive p50':>11}{'index':>7}{'seqscan':>8}"
+        )
         for row in r["sweep"]:
             naive = row.get("naive", {}).get("p50_ms", "-")
-            lines.append(f"{row['users']:<10}{row['stale']:>7}{row['ours']['p50_ms']:>10}{row['raw_update']['p50_ms']:>9}"
-                         f"{row['ratio_ours_to_raw_update']:>9}"
-                         f"{str(row['ours']['db_cpu_p50_ms']) + '/' + str(row['raw_update']['db_cpu_p50_ms']):>16}{naive:>11}{str(row['explain']['uses_sweep_index']):>7}"
-                         f"{str(row['explain']['seq_scan_on_users']):>8}")
+            lines.append(
+                f"{row['users']:<10}{row['stale']:>7}{row['ours']['p50_ms']:>10}{row['raw_update']['p50_ms']:>9}"
+                f"{row['ratio_ours_to_raw_update']:>9}"
+                f"{str(row['ours']['db_cpu_p50_ms']) + '/' + str(row['raw_update']['db_cpu_p50_ms']):>16}{naive:>11}{str(row['explain']['uses_sweep_index']):>7}"
+                f"{str(row['explain']['seq_scan_on_users']):>8}"
+            )
         lines.append("")
     if "memory" in r:
         m = r["memory"]
-        lines += [f"peak RSS: gunicorn worker {m['gunicorn_worker']['max_mib']} MiB, "
-                  f"celery worker {m['celery_worker']['max_mib']} MiB", ""]
+        lines += [
+            f"peak RSS: gunicorn worker {m['gunicorn_worker']['max_mib']} MiB, "
+            f"celery worker {m['celery_worker']['max_mib']} MiB",
+            "",
+        ]
     for key, ok in verdicts(r).items():
         if key in TARGETS:
             lines.append(f"target {key:<10} {_mark(ok):<8} {TARGETS[key]}")

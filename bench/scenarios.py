@@ -1,4 +1,5 @@
 """The five measurements; each runs its baseline side by side, in the same run, and reports a ratio."""
+
 import json
 import statistics
 import tempfile
@@ -16,8 +17,10 @@ from users.auth import revocation
 from users.presence import clock as presence_clock
 from users.services.simple_online_status import check_and_mark_offline_users
 
-RAW_SWEEP_SQL = ("UPDATE users SET online_status = 'offline' WHERE online_status = 'online' "
-                 "AND COALESCE(last_seen, '1970-01-01 00:00:00+00:00'::timestamptz) < %s")
+RAW_SWEEP_SQL = (
+    "UPDATE users SET online_status = 'offline' WHERE online_status = 'online' "
+    "AND COALESCE(last_seen, '1970-01-01 00:00:00+00:00'::timestamptz) < %s"
+)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -67,10 +70,19 @@ def heartbeat_and_memory(cfg, env: dict, workdir: Path, users: Path) -> tuple[di
         processes.wrk(f"{base}/api/users/me/", tokens_file=users, seconds=1, connections=cfg.connections)  # warm-up
         for _ in range(cfg.rounds):  # interleaved, so a noisy moment hits every path alike
             for name, (path, method, tokens) in targets.items():
-                runs[name].append(processes.wrk(f"{base}{path}", tokens_file=tokens, method=method,
-                                                seconds=cfg.load_seconds, connections=cfg.connections))
-        memory = {"gunicorn_worker": processes.peak_rss_of_tree(server.pid),
-                  "celery_worker": processes.peak_rss_of_tree(worker.pid)}
+                runs[name].append(
+                    processes.wrk(
+                        f"{base}{path}",
+                        tokens_file=tokens,
+                        method=method,
+                        seconds=cfg.load_seconds,
+                        connections=cfg.connections,
+                    )
+                )
+        memory = {
+            "gunicorn_worker": processes.peak_rss_of_tree(server.pid),
+            "celery_worker": processes.peak_rss_of_tree(worker.pid),
+        }
     summary = {}
     for name, results in runs.items():
         summary[name] = {
@@ -80,8 +92,12 @@ def heartbeat_and_memory(cfg, env: dict, workdir: Path, users: Path) -> tuple[di
             "requests": sum(r["requests"] for r in results),
         }
     heartbeat = {
-        "population": cfg.heartbeat_population, "connections": cfg.connections, "users": cfg.connections,
-        "workers": processes.WORKERS, "seconds_per_run": cfg.load_seconds, "rounds": cfg.rounds,
+        "population": cfg.heartbeat_population,
+        "connections": cfg.connections,
+        "users": cfg.connections,
+        "workers": processes.WORKERS,
+        "seconds_per_run": cfg.load_seconds,
+        "rounds": cfg.rounds,
         **summary,
         "ratio_heartbeat_to_me_rps": ratio(summary["heartbeat"]["rps"], summary["me"]["rps"]),
         "ratio_me_to_ping_rps": ratio(summary["me"]["rps"], summary["ping"]["rps"]),
@@ -99,13 +115,18 @@ def write_amplification(cfg, env: dict, user_ids: list[int], tokens: Path) -> di
         connection.close()  # a closed backend has flushed its statistics
         before = database.users_updates()
         with processes.gunicorn({**env, **extra}) as (base, _server):
-            run = processes.wrk(f"{base}/api/users/me/", tokens_file=tokens, seconds=cfg.touch_seconds_run,
-                                connections=cfg.connections)
+            run = processes.wrk(
+                f"{base}/api/users/me/", tokens_file=tokens, seconds=cfg.touch_seconds_run, connections=cfg.connections
+            )
         time.sleep(0.5)  # the server's backends have exited and flushed their counters
         writes = database.users_updates() - before
-        result[name] = {"requests": run["requests"], "rps": run["rps"], "updates": writes,
-                        "updates_per_request": round(writes / run["requests"], 4),
-                        "updates_per_user_per_window": round(writes / len(user_ids), 2)}
+        result[name] = {
+            "requests": run["requests"],
+            "rps": run["rps"],
+            "updates": writes,
+            "updates_per_request": round(writes / run["requests"], 4),
+            "updates_per_user_per_window": round(writes / len(user_ids), 2),
+        }
     result["ratio_naive_to_ours_updates"] = ratio(result["naive"]["updates"], result["ours"]["updates"])
     return result
 
@@ -131,8 +152,11 @@ def timed_gets(client: Client, paths: dict[str, str], reps: int) -> tuple[dict, 
 
 def latency(times: list[float], body) -> dict:
     """p50 and p99 of a path's timings, and its body's size."""
-    return {"p50_ms": round(percentile(times, 50), 2), "p99_ms": round(percentile(times, 99), 2),
-            "bytes": len(body.content)}
+    return {
+        "p50_ms": round(percentile(times, 50), 2),
+        "p99_ms": round(percentile(times, 99), 2),
+        "bytes": len(body.content),
+    }
 
 
 def all_users_list(cfg) -> list[dict]:
@@ -224,12 +248,21 @@ def sweep(cfg) -> list[dict]:
         database.make_stale_online_again()
         plan = _explain_sweep()
         raw_plan = database.explain(RAW_SWEEP_SQL, [presence_clock.offline_cutoff()])
-        row = {"users": count, "online": count // database.ONLINE_EVERY, "stale": database.expected_stale(count),
-               "runs": reps, "explain": plan, "raw_update_explain": raw_plan}
+        row = {
+            "users": count,
+            "online": count // database.ONLINE_EVERY,
+            "stale": database.expected_stale(count),
+            "runs": reps,
+            "explain": plan,
+            "raw_update_explain": raw_plan,
+        }
         for name in methods:
-            row[name] = {"p50_ms": round(percentile(times[name], 50), 2), "max_ms": round(max(times[name]), 2),
-                         # PostgreSQL's own CPU time for the statement(s): what a busy machine cannot inflate
-                         "db_cpu_p50_ms": round(percentile(cpu[name], 50), 2) if cpu[name] else None}
+            row[name] = {
+                "p50_ms": round(percentile(times[name], 50), 2),
+                "max_ms": round(max(times[name]), 2),
+                # PostgreSQL's own CPU time for the statement(s): what a busy machine cannot inflate
+                "db_cpu_p50_ms": round(percentile(cpu[name], 50), 2) if cpu[name] else None,
+            }
         row["ratio_ours_to_raw_update"] = ratio(row["ours"]["p50_ms"], row["raw_update"]["p50_ms"])
         if "naive" in methods:
             row["ratio_naive_to_ours"] = ratio(row["naive"]["p50_ms"], row["ours"]["p50_ms"])

@@ -1,4 +1,5 @@
 """Settings for the benchmark's server, worker and in-process runs: the base settings, DEBUG off, bench routes added."""
+
 import warnings
 
 from offchat_backend.settings.base import *  # noqa: F403

@@ -1,4 +1,5 @@
 """The app's routes plus the benchmark's baselines under /bench/."""
+
 from django.urls import path
 
 from bench.baselines import BaselineAllUsersView, PingView

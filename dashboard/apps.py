@@ -1,4 +1,5 @@
 """App config of the presence dashboard."""
+
 from django.apps import AppConfig
 
 

@@ -1,4 +1,5 @@
 """GET /: the dashboard page; everything after the first paint goes through the JSON API."""
+
 from django.views.generic import TemplateView
 
 

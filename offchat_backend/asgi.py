@@ -1,4 +1,5 @@
 """ASGI entry point; defaults to the production settings."""
+
 import os
 
 from django.core.asgi import get_asgi_application

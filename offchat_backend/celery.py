@@ -1,4 +1,5 @@
 """The Celery app: configured from Django settings (CELERY_* keys), tasks found in installed apps."""
+
 import os
 
 from celery import Celery

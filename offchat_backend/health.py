@@ -1,4 +1,5 @@
 """GET /healthz: is the database reachable, the cache when Redis is configured, and is beat sweeping."""
+
 from datetime import timedelta
 
 from django.conf import settings
@@ -39,7 +40,10 @@ def _beat() -> tuple[str, dict]:
         return "never", {"last_sweep_at": None}
     age = clock.now() - last.finished_at
     state = "ok" if age <= timedelta(seconds=settings.HEALTHZ_BEAT_MAX_AGE_SECONDS) else "stale"
-    return state, {"last_sweep_at": last.finished_at.isoformat(), "last_sweep_age_seconds": round(age.total_seconds(), 1)}
+    return state, {
+        "last_sweep_at": last.finished_at.isoformat(),
+        "last_sweep_age_seconds": round(age.total_seconds(), 1),
+    }
 
 
 @never_cache

@@ -5,6 +5,7 @@ writes), so they are right whichever process swept and however many web processe
 Request metrics are per process unless PROMETHEUS_MULTIPROC_DIR is set (gunicorn with several workers).
 With METRICS_BEARER_TOKEN set, only a scraper sending that token gets an answer.
 """
+
 import hmac
 import os
 
@@ -31,10 +32,13 @@ class PresenceCollector:
             "offchat_sweep_last_duration_seconds", "Duration of the last completed sweep.", value=last.duration_seconds
         )
         yield GaugeMetricFamily(
-            "offchat_sweep_last_marked_offline", "Users the last completed sweep marked offline.", value=last.marked_offline
+            "offchat_sweep_last_marked_offline",
+            "Users the last completed sweep marked offline.",
+            value=last.marked_offline,
         )
         yield GaugeMetricFamily(
-            "offchat_sweep_last_completed_timestamp_seconds", "When the last sweep completed (Unix time).",
+            "offchat_sweep_last_completed_timestamp_seconds",
+            "When the last sweep completed (Unix time).",
             value=last.finished_at.timestamp(),
         )
         yield CounterMetricFamily("offchat_sweeps", "Completed sweeps.", value=last.sweeps_total)

@@ -1,4 +1,5 @@
 """Django's Redis cache, keeping one redis-py client per connection pool instead of building one per call."""
+
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
 

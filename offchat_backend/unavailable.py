@@ -1,4 +1,5 @@
 """JSON 503 while the database does not answer, instead of a 500 with a stack trace."""
+
 import logging
 
 from django.db import InterfaceError, OperationalError

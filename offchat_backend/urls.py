@@ -1,4 +1,5 @@
 """Top-level routes: the dashboard, the users API and its schema, the Django admin, /healthz, and JSON 404s under /api/."""
+
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView

@@ -1,4 +1,5 @@
 """WSGI entry point for gunicorn; defaults to the production settings."""
+
 import os
 
 from django.core.wsgi import get_wsgi_application

@@ -5,6 +5,7 @@ changed, so a deleted row would need a tombstone for clients to drop it, and del
 take the user's sessions and token records with it. Edits go through the account services, which
 write only the edited columns and move the row in the change sequence so the feed sends them.
 """
+
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin

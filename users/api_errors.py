@@ -1,4 +1,5 @@
 """JSON errors everywhere: DRF's exception handler, and Django's 404/500 handlers for non-DRF paths."""
+
 import sys
 
 from django.conf import settings
@@ -68,8 +69,10 @@ def bad_request(request, exception=None):
     """JSON 400 for requests Django itself rejects (a bad Host header, say); 413 for a body over the limit."""
     if isinstance(exception, RequestDataTooBig):  # raised wherever request.body is read first
         return JsonResponse(
-            {"detail": f"Request body too large: the limit is {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
-             "code": "request_too_large"},
+            {
+                "detail": f"Request body too large: the limit is {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
+                "code": "request_too_large",
+            },
             status=413,
         )
     return JsonResponse({"detail": "Bad request.", "code": "bad_request"}, status=400)

@@ -1,4 +1,5 @@
 """The OpenAPI schema's rules: every operation lists the JSON errors it can answer with, and JWT auth is described."""
+
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.extensions import OpenApiViewExtension
 from drf_spectacular.openapi import AutoSchema
@@ -75,7 +76,10 @@ class TokenRefreshViewSchema(OpenApiViewExtension):
     def view_replacement(self):
         @extend_schema(
             summary="Exchange a refresh token for a new access and refresh token (rotation)",
-            responses={200: SessionTokenRefreshSerializer, 401: error_response("The refresh token is bad, expired, blacklisted or revoked.")},
+            responses={
+                200: SessionTokenRefreshSerializer,
+                401: error_response("The refresh token is bad, expired, blacklisted or revoked."),
+            },
         )
         class Fixed(self.target_class):
             pass

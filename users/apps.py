@@ -1,4 +1,5 @@
 """App config for users."""
+
 from django.apps import AppConfig
 
 

@@ -1,4 +1,5 @@
 """Refreshes last_seen on authenticated requests, at most once per user per PRESENCE_TOUCH_SECONDS."""
+
 from users.auth import revocation
 from users.presence import clock
 from users.services.simple_online_status import update_user_last_seen

@@ -1,4 +1,5 @@
 """The User model (table `users`) with its derived presence fields, one PresenceSession per device or tab, and presence bookkeeping."""
+
 from datetime import datetime, timezone
 
 from django.contrib.auth.models import AbstractUser
@@ -51,9 +52,7 @@ class User(AbstractUser):
 
     # Derived from the user's presence sessions at every write (users/presence/*_writes.py); reads
     # still apply the timeout to it (users/presence/rules.py).
-    online_status = models.CharField(
-        max_length=7, choices=OnlineStatus.choices, default=OnlineStatus.OFFLINE
-    )
+    online_status = models.CharField(max_length=7, choices=OnlineStatus.choices, default=OnlineStatus.OFFLINE)
     last_seen = models.DateTimeField(null=True, blank=True)
     # The latest heartbeat of a session in the `active` state: online needs it fresh, away does not.
     last_active = models.DateTimeField(null=True, blank=True)
@@ -145,7 +144,9 @@ class PresenceSession(models.Model):
         db_table = "presence_sessions"
         indexes = [
             # The retention delete of sessions that went silent (open ones, by age).
-            models.Index(fields=["last_seen"], name="psession_open_last_seen_idx", condition=models.Q(ended_at__isnull=True)),
+            models.Index(
+                fields=["last_seen"], name="psession_open_last_seen_idx", condition=models.Q(ended_at__isnull=True)
+            ),
             # The retention delete: ended sessions by end time.
             models.Index(fields=["ended_at"], name="psession_ended_at_idx", condition=models.Q(ended_at__isnull=False)),
         ]

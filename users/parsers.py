@@ -1,4 +1,5 @@
 """The JSON parser: DRF's, plus a size limit and no 500 on absurdly nested input."""
+
 from django.conf import settings
 from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser

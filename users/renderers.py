@@ -1,4 +1,5 @@
 """A faster JSON renderer for the large, frequently polled presence list."""
+
 import orjson
 from drf_orjson_renderer.renderers import ORJSONRenderer
 

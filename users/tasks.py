@@ -1,4 +1,5 @@
 """Celery tasks; each one calls a service."""
+
 import time
 
 from celery import shared_task

@@ -1,4 +1,5 @@
 """Login rate limits per IP and per username (DRF throttles) that keep working, per process, when Redis is down."""
+
 import hashlib
 import logging
 

@@ -1,4 +1,5 @@
 """Routes of the users API, mounted at /api/users/."""
+
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 from rest_framework_simplejwt.views import TokenRefreshView

@@ -1,4 +1,5 @@
 """GET /: the dashboard page, its static ES modules, and WhiteNoise serving them as production does."""
+
 import re
 
 import pytest
@@ -9,7 +10,11 @@ from whitenoise.compress import Compressor
 
 pytestmark = pytest.mark.django_db
 MODULES = (
-    "dashboard/dashboard.js", "dashboard/api.js", "dashboard/format.js", "dashboard/presence_store.js", "dashboard/activity.js",
+    "dashboard/dashboard.js",
+    "dashboard/api.js",
+    "dashboard/format.js",
+    "dashboard/presence_store.js",
+    "dashboard/activity.js",
     "dashboard/users_table.js",
     "dashboard/dashboard.css",
 )
@@ -57,8 +62,10 @@ def production_static(settings, tmp_path, monkeypatch):
         "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
     }
     middleware = list(settings.MIDDLEWARE)
-    middleware.insert(middleware.index("django.middleware.security.SecurityMiddleware") + 1,
-                      "whitenoise.middleware.WhiteNoiseMiddleware")
+    middleware.insert(
+        middleware.index("django.middleware.security.SecurityMiddleware") + 1,
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+    )
     settings.MIDDLEWARE = middleware
     call_command("collectstatic", "--noinput", verbosity=0)
     return Client()  # a new client loads the middleware, and WhiteNoise scans STATIC_ROOT, now
@@ -79,6 +86,8 @@ def test_whitenoise_serves_the_dashboard_and_swagger_ui_assets_under_hashed_name
         assert production_static.get(module).status_code == 200, module
 
     docs = production_static.get("/api/docs/").content.decode()
-    bundle = re.search(r'src="(/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle\.[0-9a-f]{12}\.js)"', docs)
+    bundle = re.search(
+        r'src="(/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle\.[0-9a-f]{12}\.js)"', docs
+    )
     assert bundle, docs
     assert production_static.get(bundle.group(1)).status_code == 200

@@ -1,4 +1,5 @@
 """Settings shared by every environment; every knob is read from the environment and named once."""
+
 from datetime import timedelta
 from pathlib import Path
 
@@ -178,9 +179,7 @@ SIMPLE_JWT = {
 }
 
 # --- CORS -------------------------------------------------------------------
-CORS_ALLOWED_ORIGINS = env.list(
-    "CORS_ALLOWED_ORIGINS", default=["http://localhost:5173", "http://127.0.0.1:5173"]
-)
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=["http://localhost:5173", "http://127.0.0.1:5173"])
 
 # --- Celery ---------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")

@@ -1,4 +1,5 @@
 """Development settings: DEBUG on, a throwaway secret, Celery runs tasks on a real worker."""
+
 from .base import *  # noqa: F403
 from .base import env
 

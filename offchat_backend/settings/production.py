@@ -1,4 +1,5 @@
 """Production settings: secrets from the environment only, HTTPS hardening on."""
+
 from .base import *  # noqa: F403
 from .base import MIDDLEWARE, env
 
@@ -10,7 +11,9 @@ CELERY_TASK_ALWAYS_EAGER = False
 # WhiteNoise serves the collected static files (the dashboard, the admin, Swagger UI) from gunicorn,
 # with hashed names and compressed copies; runserver serves them itself in development.
 MIDDLEWARE = MIDDLEWARE.copy()
-MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "whitenoise.middleware.WhiteNoiseMiddleware")
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "whitenoise.middleware.WhiteNoiseMiddleware"
+)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

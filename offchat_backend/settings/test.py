@@ -1,4 +1,5 @@
 """Unit-test settings: eager Celery, a fast hasher, and a test database other processes can open."""
+
 import uuid
 
 from .base import *  # noqa: F403
@@ -24,4 +25,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
 
 # Login limits high enough for the suite's many logins from one address; tests/security sets real ones.
-REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"login-ip": "100000/min", "login-username": "100000/min"}}
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": {"login-ip": "100000/min", "login-username": "100000/min"},
+}

@@ -4,6 +4,7 @@ The server and the worker are the live suite's (tests/live/conftest.py), with th
 intervals shortened further through the environment; the page reads them from its login
 response like any client. Screenshots go to artifacts/e2e/ (kept by CI, ignored by git).
 """
+
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,8 +24,12 @@ from tests.live.conftest import (  # noqa: F401  (the live suite's fixtures, sha
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; Playwright's own browser downloads are never used
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 ARTIFACTS = ROOT / "artifacts" / "e2e"
 

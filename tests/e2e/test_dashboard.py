@@ -3,6 +3,7 @@
 Each test runs the live server and (where beat matters) a real worker with beat, with the
 presence intervals of tests/e2e/conftest.py, and opens one browser context per person.
 """
+
 import time
 
 import pytest
@@ -33,7 +34,9 @@ def test_1_the_staff_page_shows_a_user_online_within_one_refresh_of_their_login(
     took = staff.shows("alice", "online", within=ONE_REFRESH)
 
     assert body["presence"] == {
-        "heartbeat_seconds": HEARTBEAT_SECONDS, "refresh_seconds": REFRESH_SECONDS, "timeout_seconds": TIMEOUT_SECONDS,
+        "heartbeat_seconds": HEARTBEAT_SECONDS,
+        "refresh_seconds": REFRESH_SECONDS,
+        "timeout_seconds": TIMEOUT_SECONDS,
         "idle_seconds": 300,  # PRESENCE_IDLE_SECONDS's default: the e2e server does not set it
     }
     assert took <= ONE_REFRESH
@@ -48,7 +51,8 @@ def test_1_the_staff_page_shows_a_user_online_within_one_refresh_of_their_login(
     # Filter and search narrow the table; the counts stay those of everyone.
     staff.page.check('input[name="filter"][value="online"]')
     assert sorted(staff.page.locator("#users tbody tr").evaluate_all("rows => rows.map(r => r.dataset.username)")) == [
-        "admin", "alice",
+        "admin",
+        "alice",
     ]
     staff.page.check('input[name="filter"][value="all"]')
     staff.page.fill("#search", "coop")
@@ -75,7 +79,9 @@ def test_2_the_page_sends_a_heartbeat_every_heartbeat_seconds(people, open_dashb
     assert time.time() - last_seen.timestamp() < HEARTBEAT_SECONDS + 1
 
 
-def test_3_a_closed_page_goes_offline_after_the_timeout_because_beat_marks_it(staff, open_dashboard, celery_worker_beat):
+def test_3_a_closed_page_goes_offline_after_the_timeout_because_beat_marks_it(
+    staff, open_dashboard, celery_worker_beat
+):
     regular = open_dashboard("regular")
     regular.log_in("alice", PASSWORD)
     staff.shows("alice", "online", within=ONE_REFRESH)
@@ -169,11 +175,15 @@ def test_an_expired_access_token_is_refreshed_and_a_revoked_session_returns_to_t
 
     # The session ends elsewhere (its tokens revoked): the next request fails and so does the refresh.
     session = regular.page.evaluate("JSON.parse(sessionStorage.getItem('offchat.session'))")
-    status, _, body = live_api.call("POST", "/api/users/logout/", {"refresh": session["refresh"]}, token=session["access"])
+    status, _, body = live_api.call(
+        "POST", "/api/users/logout/", {"refresh": session["refresh"]}, token=session["access"]
+    )
     if status == 401:  # the access token in storage had just expired: refresh it as the page would
         status, _, fresh = live_api.call("POST", "/api/users/token/refresh/", {"refresh": session["refresh"]})
         assert status == 200, fresh
-        status, _, body = live_api.call("POST", "/api/users/logout/", {"refresh": fresh["refresh"]}, token=fresh["access"])
+        status, _, body = live_api.call(
+            "POST", "/api/users/logout/", {"refresh": fresh["refresh"]}, token=fresh["access"]
+        )
     assert status == 200, body
 
     message = regular.page.locator("#login-message")

@@ -4,6 +4,7 @@ A staff page (and a regular one) watch other clients, calling the API as a phone
 in, log out and be created. Each page's requests are recorded; a server refusing the page's
 cursor is played by page.route answering 400.
 """
+
 import json
 from urllib.parse import parse_qs, urlsplit
 
@@ -59,8 +60,15 @@ def api_create_user(live_api, username: str) -> None:
     """Create an account through the staff API, with a session of the staff user's own."""
     admin = api_log_in(live_api, "admin")
     status, _, body = live_api.call(
-        "POST", "/api/users/admin/users/",
-        {"username": username, "password": PASSWORD, "first_name": "Dave", "last_name": "Dean", "email": "dave@example.com"},
+        "POST",
+        "/api/users/admin/users/",
+        {
+            "username": username,
+            "password": PASSWORD,
+            "first_name": "Dave",
+            "last_name": "Dean",
+            "email": "dave@example.com",
+        },
         token=admin["access"],
     )
     assert status == 201, body

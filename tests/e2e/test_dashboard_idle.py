@@ -1,4 +1,5 @@
 """The dashboard reports idle after PRESENCE_IDLE_SECONDS without input, and active again at the first input."""
+
 import json
 
 import pytest
@@ -16,7 +17,9 @@ def idle_quickly(e2e_presence_intervals):
 
 
 def heartbeat_states(page_requests: list) -> list[str]:
-    return [json.loads(r.post_data or "{}").get("state") for r in page_requests if r.url.endswith("/api/users/heartbeat/")]
+    return [
+        json.loads(r.post_data or "{}").get("state") for r in page_requests if r.url.endswith("/api/users/heartbeat/")
+    ]
 
 
 def test_a_page_left_alone_reports_idle_its_user_reads_away_and_input_brings_them_back_at_once(
@@ -41,7 +44,10 @@ def test_a_page_left_alone_reports_idle_its_user_reads_away_and_input_brings_the
 
     # Input: an active heartbeat at once (sent within half a second), not at the next tick of the heartbeat timer.
     def active_heartbeat(request):
-        return request.url.endswith("/api/users/heartbeat/") and json.loads(request.post_data or "{}").get("state") == "active"
+        return (
+            request.url.endswith("/api/users/heartbeat/")
+            and json.loads(request.post_data or "{}").get("state") == "active"
+        )
 
     with regular.page.expect_request(active_heartbeat, timeout=500):
         regular.page.mouse.move(40, 40)

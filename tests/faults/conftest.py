@@ -4,6 +4,7 @@ Each is started for one test, stopped or killed by the test, restarted on the sa
 removed at the end. Binaries are looked up on PATH and under /usr/lib/postgresql; a missing one
 skips the test with the reason.
 """
+
 import glob
 import os
 import pwd
@@ -56,9 +57,22 @@ class RedisServer:
 
     def start(self):
         self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         wait_until(self.answers, timeout=START_SECONDS, describe=lambda: "redis-server did not answer PING")
 
@@ -112,8 +126,9 @@ class PostgresCluster:
         return f"postgres://postgres@127.0.0.1:{self.port}/offchat"
 
     def _run(self, *argv: str, timeout: float = 60):
-        subprocess.run(self.run_as + list(argv), check=True, timeout=timeout,
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        subprocess.run(
+            self.run_as + list(argv), check=True, timeout=timeout, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
 
     def create(self):
         self._run(self.initdb, "-D", str(self.data), "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8")

@@ -1,5 +1,6 @@
 """PostgreSQL stopped mid-test: requests get a JSON 503 (no stack trace), and the same server process
 answers again by itself once the database is back (CONN_HEALTH_CHECKS), with no restart."""
+
 import os
 import subprocess
 import sys
@@ -25,8 +26,9 @@ def server_env(postgres_cluster, tmp_path):
         PYTHONUNBUFFERED="1",
     )
     manage = [sys.executable, str(ROOT / "manage.py")]
-    subprocess.run(manage + ["migrate", "--noinput"], env=env, cwd=ROOT, check=True, timeout=120,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        manage + ["migrate", "--noinput"], env=env, cwd=ROOT, check=True, timeout=120, stdout=subprocess.DEVNULL
+    )
     create = f"from users.models import User; User.objects.create_user('alice', password='{PASSWORD}')"
     subprocess.run(manage + ["shell", "-c", create], env=env, cwd=ROOT, check=True, timeout=60)
     return env
@@ -35,8 +37,18 @@ def server_env(postgres_cluster, tmp_path):
 @pytest.fixture
 def server(server_env, tmp_path):
     port = free_port()
-    argv = [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "offchat_backend.wsgi:application",
-            "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "2", "--timeout", "30"]
+    argv = [
+        os.path.join(os.path.dirname(sys.executable), "gunicorn"),
+        "offchat_backend.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "1",
+        "--threads",
+        "2",
+        "--timeout",
+        "30",
+    ]
     process = LiveProcess("gunicorn", argv, server_env, tmp_path / "gunicorn.log")
     api = Api(f"http://127.0.0.1:{port}")
     wait_until_healthy(api, process)
@@ -59,16 +71,21 @@ def test_postgres_stopped_mid_test_gives_json_503_and_recovers_without_restart(p
     ]:
         status, headers, body = server.call(method, path, payload, token=token)
         assert status == 503, (path, status, body)
-        assert body == {"detail": "The service is temporarily unavailable; try again shortly.",
-                        "code": "service_unavailable"}, body
+        assert body == {
+            "detail": "The service is temporarily unavailable; try again shortly.",
+            "code": "service_unavailable",
+        }, body
         assert headers["Retry-After"]
     status, _, body = server.call("GET", "/healthz")
     assert status == 503 and body["failing"] == ["database"], body
 
     postgres_cluster.start()
     started = time.monotonic()
-    wait_until(lambda: server.call("GET", "/healthz")[0] == 200, timeout=RECOVERY_BOUND_SECONDS,
-               describe=server.process.describe)
+    wait_until(
+        lambda: server.call("GET", "/healthz")[0] == 200,
+        timeout=RECOVERY_BOUND_SECONDS,
+        describe=server.process.describe,
+    )
     status, _, body = server.call("POST", "/api/users/heartbeat/", token=access)
     assert status == 200, body
     status, _, body = server.call("GET", "/api/users/all-users/", token=access)

@@ -6,6 +6,7 @@ How each Redis user fails (docs/RELIABILITY.md):
 - login throttles count per process while Redis is down (users/throttling.py): soft, never open;
 - /healthz names redis as failing.
 """
+
 import time
 
 import pytest
@@ -15,7 +16,10 @@ from users.models import User
 from users.tests.expectations import assert_json_error
 
 HEARTBEAT, ALL_USERS, LOGOUT, LOGIN = (
-    "/api/users/heartbeat/", "/api/users/all-users/", "/api/users/logout/", "/api/users/login/"
+    "/api/users/heartbeat/",
+    "/api/users/all-users/",
+    "/api/users/logout/",
+    "/api/users/login/",
 )
 # Every request during the outage must answer well within this (a hung socket would blow it).
 OUTAGE_BOUND_SECONDS = 15
@@ -85,7 +89,8 @@ def test_redis_killed_mid_test_keeps_the_api_answering_and_recovers_without_rest
 def test_login_throttles_still_limit_while_redis_is_down(on_postgres, cache_on, settings, user, api):
     """Fail-soft, not fail-open: with Redis gone each process counts attempts on its own."""
     settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"login-ip": "1000/min", "login-username": "3/min"}
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"login-ip": "1000/min", "login-username": "3/min"},
     }
     cache_on.kill()
     client = APIClient(REMOTE_ADDR="10.55.0.1")

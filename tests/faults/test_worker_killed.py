@@ -1,5 +1,6 @@
 """A Celery worker SIGKILLed in the middle of a sweep: nothing half-done is left, the next beat tick of a
 new worker completes the sweep, and a duplicate sweep on top is harmless."""
+
 import os
 import signal
 import uuid
@@ -21,8 +22,13 @@ SWEEP_WAITING_SQL = """
 
 
 def libpq_dsn(settings_dict: dict) -> str:
-    parts = {"dbname": settings_dict["NAME"], "user": settings_dict.get("USER"), "password": settings_dict.get("PASSWORD"),
-             "host": settings_dict.get("HOST") or "127.0.0.1", "port": settings_dict.get("PORT")}
+    parts = {
+        "dbname": settings_dict["NAME"],
+        "user": settings_dict.get("USER"),
+        "password": settings_dict.get("PASSWORD"),
+        "host": settings_dict.get("HOST") or "127.0.0.1",
+        "port": settings_dict.get("PORT"),
+    }
     return " ".join(f"{key}={value}" for key, value in parts.items() if value)
 
 
@@ -37,7 +43,9 @@ def start_worker(start_process, name: str):
 
 def test_a_worker_killed_mid_sweep_leaves_nothing_half_done_and_the_next_tick_completes_it(on_postgres, start_process):
     long_ago = presence_clock.now() - timedelta(hours=1)
-    User.objects.bulk_create(User(username=f"stale{n}", online_status="online", last_seen=long_ago) for n in range(STALE_USERS))
+    User.objects.bulk_create(
+        User(username=f"stale{n}", online_status="online", last_seen=long_ago) for n in range(STALE_USERS)
+    )
     stale = list(User.objects.filter(username__startswith="stale").values_list("id", flat=True))
     # Hold the table before the worker starts, so no sweep can complete and the first one blocks inside
     # its UPDATE: it is then, provably, mid-sweep.
@@ -62,7 +70,9 @@ def test_a_worker_killed_mid_sweep_leaves_nothing_half_done_and_the_next_tick_co
     # A new worker with beat: its first tick completes the sweep.
     restarted = start_worker(start_process, "worker-restarted")
     wait_until(lambda: online_count(stale) == 0, describe=restarted.describe)
-    wait_until(lambda: SweepRecord.objects.filter(marked_offline_total__gte=STALE_USERS).exists(), describe=restarted.describe)
+    wait_until(
+        lambda: SweepRecord.objects.filter(marked_offline_total__gte=STALE_USERS).exists(), describe=restarted.describe
+    )
     # A duplicate sweep (a redelivered message, a second beat) finds nothing left to do.
     assert check_and_mark_offline_users() == 0
     assert online_count(stale) == 0

@@ -4,6 +4,7 @@ Both run with the development settings (eager off) against the test database thi
 process uses, with the presence intervals shortened to seconds. Every process is started in
 its own process group and killed with it when the test ends.
 """
+
 import json
 import os
 import shlex
@@ -99,7 +100,12 @@ class LiveProcess:
         self.name, self.argv, self.log_path = name, argv, log_path
         self._log = open(log_path, "wb")
         self.popen = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+            argv,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: the worker's pool children die with it
         )
 

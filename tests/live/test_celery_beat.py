@@ -1,4 +1,5 @@
 """A real `celery -A offchat_backend worker --beat` sweeps silent users offline and leaves heartbeating ones online."""
+
 import re
 import time
 from datetime import timedelta
@@ -41,5 +42,6 @@ def test_beat_marks_the_silent_user_offline_while_the_heartbeating_user_stays_on
     entry = PeriodicTask.objects.select_related("interval").get(name="presence-sweep")
     assert entry.task == "users.tasks.check_and_mark_offline_users"
     assert (entry.interval.every, entry.interval.period) == (SWEEP_SECONDS, "seconds")
-    assert re.search(r"Task users\.tasks\.check_and_mark_offline_users\[[-0-9a-f]+\] succeeded in \S+: 1\b",
-                     celery_worker_beat.log()), celery_worker_beat.describe()
+    assert re.search(
+        r"Task users\.tasks\.check_and_mark_offline_users\[[-0-9a-f]+\] succeeded in \S+: 1\b", celery_worker_beat.log()
+    ), celery_worker_beat.describe()

@@ -2,6 +2,7 @@
 
 Without PROMETHEUS_MULTIPROC_DIR each scrape shows the counters of the one worker that answered it.
 """
+
 import re
 from collections import Counter
 import sys

@@ -3,6 +3,7 @@
 The server and the worker are the Procfile's commands with the development settings (eager
 off) on the test database; presence intervals are shortened to seconds (see conftest).
 """
+
 from datetime import datetime, timedelta
 
 import pytest
@@ -69,7 +70,9 @@ def test_2_and_4_heartbeats_keep_a_user_online_past_the_timeout_and_a_silent_one
         seen.append(alice_last_seen)
         return presence_row("bob")[1] == "offline"
 
-    wait_until(bob_is_offline, interval=0.5, describe=lambda: live_api.process.describe() + celery_worker_beat.describe())
+    wait_until(
+        bob_is_offline, interval=0.5, describe=lambda: live_api.process.describe() + celery_worker_beat.describe()
+    )
 
     # Bob went offline in the database only once the timeout had passed, by the beat's sweep.
     assert presence_clock.now() - bob_since >= TIMEOUT
@@ -95,7 +98,9 @@ def test_3_the_all_users_list_shows_fresh_status_on_every_poll(make_user, live_a
     assert datetime.fromisoformat(entry["last_seen"]) == presence_row("alice")[2]
     assert {"email", "is_staff", "is_active"} <= entry.keys()  # the caller is staff
 
-    status, _, _ = live_api.call("POST", "/api/users/logout/", {"refresh": alice_tokens["refresh"]}, token=alice_tokens["access"])
+    status, _, _ = live_api.call(
+        "POST", "/api/users/logout/", {"refresh": alice_tokens["refresh"]}, token=alice_tokens["access"]
+    )
     assert status == 200
     assert listed(live_api, admin_token, "alice")["online_status"] == "offline"  # the very next poll
 
@@ -108,8 +113,11 @@ def test_3_the_all_users_list_reads_a_silent_user_offline_even_with_no_beat_runn
     assert listed(live_api, admin_token, "bob")["online_status"] == "online"
 
     # No worker here: nothing sweeps, yet once the timeout passes the list reads bob offline.
-    wait_until(lambda: listed(live_api, admin_token, "bob")["online_status"] == "offline",
-               timeout=TIMEOUT_SECONDS + 5, describe=live_api.process.describe)
+    wait_until(
+        lambda: listed(live_api, admin_token, "bob")["online_status"] == "offline",
+        timeout=TIMEOUT_SECONDS + 5,
+        describe=live_api.process.describe,
+    )
     assert presence_row("bob")[1] == "online"  # the stored status waits for the sweep
 
 
@@ -119,7 +127,9 @@ def test_5_logout_marks_offline_at_once_and_the_old_access_token_gets_401(make_u
     assert live_api.call("POST", "/api/users/heartbeat/", token=tokens["access"])[0] == 200
 
     before = presence_clock.now()
-    status, _, body = live_api.call("POST", "/api/users/logout/", {"refresh": tokens["refresh"]}, token=tokens["access"])
+    status, _, body = live_api.call(
+        "POST", "/api/users/logout/", {"refresh": tokens["refresh"]}, token=tokens["access"]
+    )
     assert status == 200, body
 
     _, online_status, last_seen = presence_row("alice")

@@ -2,6 +2,7 @@
 
 What the summing gives under real workers is in tests/live/test_metrics_workers.py.
 """
+
 import os
 import re
 import runpy
@@ -46,8 +47,13 @@ def worker_files(tmp_path) -> tuple[int, Path]:
     """Run a process that writes metrics into a fresh directory, as a gunicorn worker does; returns its pid."""
     directory = tmp_path / "prometheus"
     directory.mkdir()
-    done = subprocess.run([sys.executable, "-c", WORKER], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)})
+    done = subprocess.run(
+        [sys.executable, "-c", WORKER],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)},
+    )
     assert done.returncode == 0, done.stderr
     return int(done.stdout), directory
 

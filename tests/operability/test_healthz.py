@@ -1,5 +1,6 @@
 """GET /healthz: database, Redis (when configured) and beat freshness; 200 healthy, 503 naming the failing part.
 Database and Redis outages are proven against real servers in tests/faults/."""
+
 import pytest
 
 from users import tasks

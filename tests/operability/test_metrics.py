@@ -1,4 +1,5 @@
 """GET /metrics: Prometheus text with request metrics, users online, sweep duration and users marked offline."""
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 

@@ -1,4 +1,5 @@
 """METRICS_BEARER_TOKEN: /metrics is open without it, and answers only a scraper sending it when set."""
+
 import pytest
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,5 @@
 """Structured log lines (key=value) for every status transition made by logout and the sweep."""
+
 import logging
 
 import pytest
@@ -11,7 +12,9 @@ LOGGER = "users.presence.transition_log"
 
 def transitions(caplog) -> list[str]:
     """The per-user lines (the sweep also writes one summary line, `presence sweep marked_offline=N`)."""
-    return [r.getMessage() for r in caplog.records if r.name == LOGGER and r.getMessage().startswith("presence user_id=")]
+    return [
+        r.getMessage() for r in caplog.records if r.name == LOGGER and r.getMessage().startswith("presence user_id=")
+    ]
 
 
 def test_logout_logs_the_user_id_and_reason(client_for, user, caplog):

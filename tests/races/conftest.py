@@ -1,4 +1,5 @@
 """Fixtures for the race suites: many threads at once, each on its own database connection."""
+
 import threading
 import time
 import traceback

@@ -1,4 +1,5 @@
 """Deactivating a user while their devices heartbeat (PostgreSQL): no deadlock, and the user ends offline with every session ended."""
+
 import threading
 import uuid
 
@@ -33,6 +34,7 @@ def test_deactivation_racing_heartbeats_never_deadlocks_and_always_wins(on_postg
                 for _ in range(3):
                     refresh_presence_session(user.pk, sids[r][n])
                 barrier.wait(timeout=BOUND_SECONDS)  # the round is over
+
         return run
 
     def staff():

@@ -1,4 +1,5 @@
 """Several devices of one user heartbeating at once (PostgreSQL): no heartbeat is lost and the derived status is right."""
+
 import random
 import threading
 
@@ -46,6 +47,7 @@ def test_concurrent_heartbeats_from_several_devices_lose_nothing(on_postgres, us
                 if status != 200:
                     with lock:
                         refused.append(status)
+
         return run
 
     errors = run_together([beat(n) for n in range(DEVICES)], bound_seconds=BOUND_SECONDS)
@@ -93,6 +95,7 @@ def test_two_devices_swapping_active_and_idle_never_leave_the_user_away(on_postg
                     status = User.objects.get(pk=user.pk).online_status
                     if status != "online":
                         wrong.append((r, status))
+
         return run
 
     errors = run_together([device(0), device(1)], bound_seconds=BOUND_SECONDS)

@@ -1,4 +1,5 @@
 """Heartbeats from many threads while sweeps run: no heartbeat within the timeout is lost, stale users go offline."""
+
 import random
 import threading
 import time
@@ -61,6 +62,7 @@ def test_heartbeats_racing_sweeps_lose_no_heartbeat_and_stale_users_end_offline(
                     running[0] -= 1
                     if not running[0]:
                         finished.set()
+
         return run
 
     def sweep():

@@ -1,4 +1,5 @@
 """A logout racing heartbeats of the same session: the user ends offline and the token is refused."""
+
 import threading
 import time
 
@@ -53,7 +54,9 @@ def test_a_logout_racing_heartbeats_leaves_the_user_offline_and_refuses_the_toke
 
         assert {status for after_logout, status in answers if after_logout} == {401}
         assert {status for after_logout, status in answers if not after_logout} <= {200, 401}
-        assert User.objects.get(pk=user.pk).online_status == "offline", "a heartbeat racing the logout left the user online"
+        assert User.objects.get(pk=user.pk).online_status == "offline", (
+            "a heartbeat racing the logout left the user online"
+        )
         late = APIClient()
         late.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
         assert late.post("/api/users/heartbeat/", format="json").status_code == 401

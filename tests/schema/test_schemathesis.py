@@ -1,5 +1,6 @@
 """schemathesis against /api/schema/: generated requests to every operation, a bounded number of examples
 each; no 5xx, and every response conforms to the schema (status code, content type, body)."""
+
 import pytest
 import schemathesis
 from schemathesis import checks
@@ -67,15 +68,20 @@ def test_no_server_error_and_every_answer_conforms_to_the_schema(api_schema, sta
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @hypothesis_settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
-                             suppress_health_check=list(HealthCheck))
+        @hypothesis_settings(
+            max_examples=MAX_EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        )
         def run(case):
             case.call_and_validate(headers={"Authorization": f"Bearer {staff_token()}"}, checks=RESPONSE_CHECKS)
 
         try:
             run()
         except (AssertionError, BaseExceptionGroup, Exception) as exc:  # noqa: BLE001 - all failures reported together
-            failures[operation.label] = str(exc).strip().splitlines()[0] + "\n" + "\n".join(
-                line for line in str(exc).splitlines() if "Error" in line or "is not" in line or "Expected" in line
-            )[:1500]
+            failures[operation.label] = (
+                str(exc).strip().splitlines()[0]
+                + "\n"
+                + "\n".join(
+                    line for line in str(exc).splitlines() if "Error" in line or "is not" in line or "Expected" in line
+                )[:1500]
+            )
     assert not failures, "\n\n".join(f"{label}: {text}" for label, text in failures.items())

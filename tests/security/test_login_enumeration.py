@@ -1,5 +1,6 @@
 """No user enumeration at login: an unknown user, a wrong password and an inactive account look the same,
 in status, body and time (Django's ModelBackend hashes a password for unknown users too)."""
+
 import statistics
 import time
 

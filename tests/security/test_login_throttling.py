@@ -1,4 +1,5 @@
 """Login rate limits with the real (production-default) rates: per username and per IP, 429 with Retry-After."""
+
 import pytest
 from django.conf import settings as django_settings
 from rest_framework.test import APIClient
@@ -15,10 +16,15 @@ def real_limits(settings):
     """The limits production runs with (the test settings raise them for the rest of the suite)."""
     settings.REST_FRAMEWORK = {
         **django_settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"login-ip": base.LOGIN_THROTTLE_IP_RATE, "login-username": base.LOGIN_THROTTLE_USERNAME_RATE},
+        "DEFAULT_THROTTLE_RATES": {
+            "login-ip": base.LOGIN_THROTTLE_IP_RATE,
+            "login-username": base.LOGIN_THROTTLE_USERNAME_RATE,
+        },
     }
-    return {scope: int(rate.split("/")[0]) for scope, rate in (("ip", base.LOGIN_THROTTLE_IP_RATE),
-                                                               ("username", base.LOGIN_THROTTLE_USERNAME_RATE))}
+    return {
+        scope: int(rate.split("/")[0])
+        for scope, rate in (("ip", base.LOGIN_THROTTLE_IP_RATE), ("username", base.LOGIN_THROTTLE_USERNAME_RATE))
+    }
 
 
 def attempt(client, username, password="wrong-password"):
@@ -27,8 +33,10 @@ def attempt(client, username, password="wrong-password"):
 
 def test_guessing_one_username_from_many_addresses_is_limited_per_username(real_limits, make_user):
     make_user(username="target-per-name")
-    statuses = [attempt(APIClient(REMOTE_ADDR=f"10.1.{n // 250}.{n % 250}"), "target-per-name").status_code
-                for n in range(real_limits["username"])]
+    statuses = [
+        attempt(APIClient(REMOTE_ADDR=f"10.1.{n // 250}.{n % 250}"), "target-per-name").status_code
+        for n in range(real_limits["username"])
+    ]
     assert statuses == [401] * real_limits["username"]
 
     refused = attempt(APIClient(REMOTE_ADDR="10.2.0.1"), "TARGET-per-name")  # case does not buy a new budget

@@ -1,5 +1,6 @@
 """Every endpoint x {anonymous, user, staff, inactive user}: the status each gets, and no e-mail of another
 user in any non-staff answer. A route added to the users API without a row here fails the completeness test."""
+
 import pytest
 from django.urls import URLPattern, URLResolver
 from rest_framework.test import APIClient
@@ -16,7 +17,13 @@ STAFF_ONLY = {"anon": 401, "user": 403, "staff": 200, "inactive": 401}
 PUBLIC = dict.fromkeys(ROLES, 200)
 MATRIX = [
     ("login", "post", "/api/users/login/", "credentials", {"anon": 401, "user": 200, "staff": 200, "inactive": 401}),
-    ("token-refresh", "post", "/api/users/token/refresh/", "refresh", {"anon": 401, "user": 200, "staff": 200, "inactive": 401}),
+    (
+        "token-refresh",
+        "post",
+        "/api/users/token/refresh/",
+        "refresh",
+        {"anon": 401, "user": 200, "staff": 200, "inactive": 401},
+    ),
     ("logout", "post", "/api/users/logout/", None, AUTHENTICATED),
     ("logout-all", "post", "/api/users/logout-all/", None, AUTHENTICATED),
     ("heartbeat", "post", "/api/users/heartbeat/", None, AUTHENTICATED),
@@ -26,11 +33,22 @@ MATRIX = [
     ("all-users", "get", "/api/users/all-users/", None, AUTHENTICATED),
     ("presence-feed", "get", "/api/users/presence/", None, AUTHENTICATED),
     ("admin-users-list", "get", "/api/users/admin/users/", None, STAFF_ONLY),
-    ("admin-users-list", "post", "/api/users/admin/users/", {"username": "newbie", "password": "Brand-new-pass-91"},
-     {**STAFF_ONLY, "staff": 201}),
+    (
+        "admin-users-list",
+        "post",
+        "/api/users/admin/users/",
+        {"username": "newbie", "password": "Brand-new-pass-91"},
+        {**STAFF_ONLY, "staff": 201},
+    ),
     ("admin-users-detail", "get", "/api/users/admin/users/{other}/", None, STAFF_ONLY),
     ("admin-users-detail", "patch", "/api/users/admin/users/{other}/", {"first_name": "Renamed"}, STAFF_ONLY),
-    ("admin-users-detail", "put", "/api/users/admin/users/{other}/", {"username": "other", "first_name": "Put"}, STAFF_ONLY),
+    (
+        "admin-users-detail",
+        "put",
+        "/api/users/admin/users/{other}/",
+        {"username": "other", "first_name": "Put"},
+        STAFF_ONLY,
+    ),
     ("admin-users-online", "get", "/api/users/admin/users/online/", None, STAFF_ONLY),
     ("admin-users-deactivate", "post", "/api/users/admin/users/{other}/deactivate/", None, STAFF_ONLY),
     ("admin-users-activate", "post", "/api/users/admin/users/{other}/activate/", None, STAFF_ONLY),
@@ -58,9 +76,11 @@ def test_the_matrix_covers_every_route_of_the_users_api():
 def people(make_user, login):
     """A caller per role (with tokens issued while active) and another user whose e-mail must not leak."""
     other = make_user(username="other", email="other-secret@example.com")
-    callers = {"user": make_user(username="plain", email="plain@example.com"),
-               "staff": make_user(username="chief", email="chief@example.com", is_staff=True),
-               "inactive": make_user(username="gone", email="gone@example.com")}
+    callers = {
+        "user": make_user(username="plain", email="plain@example.com"),
+        "staff": make_user(username="chief", email="chief@example.com", is_staff=True),
+        "inactive": make_user(username="gone", email="gone@example.com"),
+    }
     tokens = {role: login(person) for role, person in callers.items()}
     User.objects.filter(pk=callers["inactive"].pk).update(is_active=False)
     return other, callers, tokens

@@ -1,5 +1,6 @@
 """The production settings: `check --deploy` is clean, secrets come only from the environment, CORS is an
 explicit allow-list, and behind TLS the answers carry HSTS, secure cookies and the security headers."""
+
 import json
 import os
 import secrets

@@ -1,5 +1,6 @@
 """Token lifetimes: access 5 minutes, refresh rotated and blacklisted after one use, logout revokes the
 session's access token; each lifetime configurable from the environment."""
+
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -56,10 +57,17 @@ def test_logout_revokes_the_access_token_of_the_session_and_its_refresh_token(us
 
 
 def test_each_lifetime_is_read_from_the_environment(tmp_path):
-    code = ("import django; django.setup(); from django.conf import settings as s; "
-            "print(int(s.SIMPLE_JWT['ACCESS_TOKEN_LIFETIME'].total_seconds()), "
-            "int(s.SIMPLE_JWT['REFRESH_TOKEN_LIFETIME'].total_seconds()))")
-    env = {"DJANGO_SETTINGS_MODULE": "offchat_backend.settings.development", "JWT_ACCESS_TOKEN_SECONDS": "60",
-           "JWT_REFRESH_TOKEN_SECONDS": "3600", "PATH": "/usr/bin:/bin", "OFFCHAT_VAR_DIR": str(tmp_path)}
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(int(s.SIMPLE_JWT['ACCESS_TOKEN_LIFETIME'].total_seconds()), "
+        "int(s.SIMPLE_JWT['REFRESH_TOKEN_LIFETIME'].total_seconds()))"
+    )
+    env = {
+        "DJANGO_SETTINGS_MODULE": "offchat_backend.settings.development",
+        "JWT_ACCESS_TOKEN_SECONDS": "60",
+        "JWT_REFRESH_TOKEN_SECONDS": "3600",
+        "PATH": "/usr/bin:/bin",
+        "OFFCHAT_VAR_DIR": str(tmp_path),
+    }
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert out.stdout.split() == ["60", "3600"], out.stderr

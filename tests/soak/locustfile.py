@@ -4,6 +4,7 @@ Every admin poll is checked against what the users know about themselves: a user
 (or login) was answered within the timeout, minus a margin, and who has not started to log out, must
 read online. Each such user read offline is counted as "wrongly offline" (and as a locust failure).
 """
+
 import json
 import os
 import random
@@ -50,7 +51,9 @@ class PresenceUser(FastHttpUser):
         if random.random() < LEAVE_PROBABILITY:
             return self.leave_and_rejoin()
         sent = time.monotonic()
-        with self.client.post("/api/users/heartbeat/", headers=self._auth(), name="heartbeat", catch_response=True) as r:
+        with self.client.post(
+            "/api/users/heartbeat/", headers=self._auth(), name="heartbeat", catch_response=True
+        ) as r:
             if r.status_code == 200:
                 known[self.username].update(acked=sent, answered=time.monotonic())
                 r.success()
@@ -60,11 +63,17 @@ class PresenceUser(FastHttpUser):
     def leave_and_rejoin(self):
         known[self.username]["leaving"] = True
         tally["leaves"] += 1
-        self.client.post("/api/users/logout/", json={"refresh": self.tokens["refresh"]}, headers=self._auth(), name="logout")
+        self.client.post(
+            "/api/users/logout/", json={"refresh": self.tokens["refresh"]}, headers=self._auth(), name="logout"
+        )
         time.sleep(random.uniform(1, 3))
         sent = time.monotonic()
-        with self.client.post("/api/users/login/", json={"username": self.username, "password": PASSWORD},
-                              name="login", catch_response=True) as r:
+        with self.client.post(
+            "/api/users/login/",
+            json={"username": self.username, "password": PASSWORD},
+            name="login",
+            catch_response=True,
+        ) as r:
             if r.status_code == 200:
                 body = r.json()
                 self.tokens = {"access": body["access"], "refresh": body["refresh"]}
@@ -87,8 +96,12 @@ class AdminPoller(FastHttpUser):
     @task
     def poll(self):
         sent = time.monotonic()
-        with self.client.get("/api/users/all-users/", headers={"Authorization": f"Bearer {self.tokens['access']}"},
-                             name="all-users", catch_response=True) as r:
+        with self.client.get(
+            "/api/users/all-users/",
+            headers={"Authorization": f"Bearer {self.tokens['access']}"},
+            name="all-users",
+            catch_response=True,
+        ) as r:
             if r.status_code != 200:
                 r.failure(f"all-users {r.status_code}")
                 return

@@ -6,6 +6,7 @@ SOAK_SECONDS (default 60). Reports errors (must be 0), live users shown offline 
 p99 latency and the worker's memory before and after; exits non-zero when a must-be-0 is not.
 Everything runs on 127.0.0.1; every process is stopped at the end.
 """
+
 import json
 import os
 import secrets
@@ -85,22 +86,42 @@ def main() -> int:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CELERY_", "PRESENCE_"))}
     env.update(
         DJANGO_SETTINGS_MODULE="offchat_backend.settings.production",
-        SECRET_KEY=secrets.token_urlsafe(50), ALLOWED_HOSTS="127.0.0.1", SECURE_SSL_REDIRECT="false",
-        DATABASE_URL=database_url, REDIS_URL=redis_url, OFFCHAT_VAR_DIR=str(OUT / "var"),
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="127.0.0.1",
+        SECURE_SSL_REDIRECT="false",
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        OFFCHAT_VAR_DIR=str(OUT / "var"),
         # The production defaults (30/120/60/10/15 s) divided by the compression, in whole seconds.
-        **{name: str(max(1, round(default / compression))) for name, default in (
-            ("PRESENCE_HEARTBEAT_SECONDS", 30), ("PRESENCE_TIMEOUT_SECONDS", 120), ("PRESENCE_SWEEP_SECONDS", 60),
-            ("PRESENCE_REFRESH_SECONDS", 10), ("PRESENCE_TOUCH_SECONDS", 15))},
+        **{
+            name: str(max(1, round(default / compression)))
+            for name, default in (
+                ("PRESENCE_HEARTBEAT_SECONDS", 30),
+                ("PRESENCE_TIMEOUT_SECONDS", 120),
+                ("PRESENCE_SWEEP_SECONDS", 60),
+                ("PRESENCE_REFRESH_SECONDS", 10),
+                ("PRESENCE_TOUCH_SECONDS", 15),
+            )
+        },
         # One load generator on one address: the per-IP login limit would throttle it, by design.
         LOGIN_THROTTLE_IP_RATE="100000/min",
         JWT_ACCESS_TOKEN_SECONDS=str(seconds + 300),
-        SOAK_USERS=str(users), SOAK_ADMINS=str(admins), SOAK_PASSWORD=secrets.token_urlsafe(12),
-        SOAK_TOKENS=str(OUT / "tokens.json"), SOAK_REPORT=str(OUT / "locust.json"), PYTHONUNBUFFERED="1",
+        SOAK_USERS=str(users),
+        SOAK_ADMINS=str(admins),
+        SOAK_PASSWORD=secrets.token_urlsafe(12),
+        SOAK_TOKENS=str(OUT / "tokens.json"),
+        SOAK_REPORT=str(OUT / "locust.json"),
+        PYTHONUNBUFFERED="1",
     )
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run(manage + ["migrate", "--noinput"], env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(manage + ["shell", "-c", (Path(__file__).parent / "seed.py").read_text()], env=env, cwd=ROOT,
-                   check=True, timeout=600)
+    subprocess.run(
+        manage + ["shell", "-c", (Path(__file__).parent / "seed.py").read_text()],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        timeout=600,
+    )
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -108,22 +129,67 @@ def main() -> int:
     started = []
 
     def start(name, argv):
-        process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=logs[name], stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            argv, cwd=ROOT, env=env, stdout=logs[name], stderr=subprocess.STDOUT, start_new_session=True
+        )
         started.append(process)
         return process
 
     try:
-        start("gunicorn", [str(BIN / "gunicorn"), "offchat_backend.wsgi:application", "--bind", f"127.0.0.1:{port}",
-                           "--workers", "3", "--threads", "4", "--timeout", "30"])
-        worker = start("worker", [str(BIN / "celery"), "-A", "offchat_backend", "worker", "--beat", "--loglevel",
-                                  "info", "--concurrency", "2", "--hostname", f"soak-{port}@%h"])
+        start(
+            "gunicorn",
+            [
+                str(BIN / "gunicorn"),
+                "offchat_backend.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "3",
+                "--threads",
+                "4",
+                "--timeout",
+                "30",
+            ],
+        )
+        worker = start(
+            "worker",
+            [
+                str(BIN / "celery"),
+                "-A",
+                "offchat_backend",
+                "worker",
+                "--beat",
+                "--loglevel",
+                "info",
+                "--concurrency",
+                "2",
+                "--hostname",
+                f"soak-{port}@%h",
+            ],
+        )
         wait_healthy(base)
         time.sleep(2)  # the worker's pool is up
         memory_before = tree_rss_mb(worker.pid)
-        load = start("locust", [str(BIN / "locust"), "-f", str(Path(__file__).parent / "locustfile.py"), "--headless",
-                                "-u", str(users + admins), "-r", "100", "-t", f"{seconds}s", "--host", base,
-                                "--stop-timeout", "5", "--only-summary"])
+        load = start(
+            "locust",
+            [
+                str(BIN / "locust"),
+                "-f",
+                str(Path(__file__).parent / "locustfile.py"),
+                "--headless",
+                "-u",
+                str(users + admins),
+                "-r",
+                "100",
+                "-t",
+                f"{seconds}s",
+                "--host",
+                base,
+                "--stop-timeout",
+                "5",
+                "--only-summary",
+            ],
+        )
         load.wait(timeout=seconds + 120)
         memory_after = tree_rss_mb(worker.pid)
         health = wait_healthy(base)
@@ -133,10 +199,16 @@ def main() -> int:
 
     report = json.loads((OUT / "locust.json").read_text())
     summary = {
-        "seconds": seconds, "users": users, "admins": admins, "compression": compression,
-        "heartbeat_seconds": int(env["PRESENCE_HEARTBEAT_SECONDS"]), "timeout_seconds": int(env["PRESENCE_TIMEOUT_SECONDS"]),
+        "seconds": seconds,
+        "users": users,
+        "admins": admins,
+        "compression": compression,
+        "heartbeat_seconds": int(env["PRESENCE_HEARTBEAT_SECONDS"]),
+        "timeout_seconds": int(env["PRESENCE_TIMEOUT_SECONDS"]),
         "sweep_seconds": int(env["PRESENCE_SWEEP_SECONDS"]),
-        **report, "worker_rss_mb_before": memory_before, "worker_rss_mb_after": memory_after,
+        **report,
+        "worker_rss_mb_before": memory_before,
+        "worker_rss_mb_after": memory_after,
         "healthz_after": health.get("checks"),
     }
     (OUT / "report.json").write_text(json.dumps(summary, indent=2))

@@ -3,6 +3,7 @@
 Sessions are opened through the services (start_session), as a login would, without paying N password
 hashes up front: the soak measures presence traffic; the users who leave and rejoin log in through the API.
 """
+
 import json
 import os
 

@@ -1,4 +1,5 @@
 """JWT authentication that also refuses access tokens of a logged-out session."""
+
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken
 

@@ -1,4 +1,5 @@
 """Login, heartbeat and logout as one action each: tokens issued, checked or revoked, then presence written."""
+
 from datetime import datetime
 
 from django.utils import timezone
@@ -77,7 +78,9 @@ def log_out_everywhere(user: User) -> int:
             pass
     for sid in sids:
         revocation.revoke_session(sid)
-    BlacklistedToken.objects.bulk_create([BlacklistedToken(token=token) for token in outstanding], ignore_conflicts=True)
+    BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token=token) for token in outstanding], ignore_conflicts=True
+    )
     ended = end_all_presence_sessions(user.id, reason=PresenceSession.EndReason.LOGOUT_ALL)
     user.refresh_from_db(fields=PRESENCE_FIELDS)
     return ended

@@ -5,6 +5,7 @@ True (revoked) or False (known live) per session. A cache miss, or a cache that 
 falls back to the table, so a logged-out token is never accepted again: not while Redis is down,
 and not after Redis restarts empty.
 """
+
 import logging
 from collections.abc import Mapping
 from datetime import timedelta

@@ -1,4 +1,5 @@
 """The presence clock and the instants derived from it (cutoffs, the feed margin)."""
+
 from datetime import datetime, timedelta
 
 from django.conf import settings

@@ -6,6 +6,7 @@ within the timeout; `offline` otherwise. Each rule has a Python form (one loaded
 form (lists, the sweep, the writes), side by side, built from column expressions so that a write
 can compare a row before and after it.
 """
+
 from datetime import datetime
 
 from django.db.models import Case, DateTimeField, F, Q, Value, When
@@ -62,7 +63,9 @@ def status_expression(side: dict, at: datetime | None = None) -> Case:
     cutoff = clock.offline_cutoff(at)
     return Case(
         When(
-            Q(Exact(side["status"], ONLINE)) & Q(_at_least(side["last_seen"], cutoff)) & Q(_at_least(_active(side), cutoff)),
+            Q(Exact(side["status"], ONLINE))
+            & Q(_at_least(side["last_seen"], cutoff))
+            & Q(_at_least(_active(side), cutoff)),
             then=Value(ONLINE),
         ),
         When(~Q(Exact(side["status"], OFFLINE)) & Q(_at_least(side["last_seen"], cutoff)), then=Value(AWAY)),
@@ -94,7 +97,9 @@ def derived_status_expression(last_seen, last_active, at: datetime) -> Case:
 def settled_online(side: dict, at: datetime) -> Q:
     """`side` reads online at every instant up to `at` + FEED_MARGIN."""
     cutoff = clock.settled_cutoff(at)
-    return Q(Exact(side["status"], ONLINE)) & Q(_at_least(side["last_seen"], cutoff)) & Q(_at_least(_active(side), cutoff))
+    return (
+        Q(Exact(side["status"], ONLINE)) & Q(_at_least(side["last_seen"], cutoff)) & Q(_at_least(_active(side), cutoff))
+    )
 
 
 # settled_online() over the stored `users` row, for hand-written statements (presence/sql.py);

@@ -1,4 +1,5 @@
 """Reads of presence, shaped for the API: the status each viewer may see, the full list, the change feed, one's own."""
+
 from datetime import datetime
 
 from django.conf import settings
@@ -9,7 +10,15 @@ from django.db.models.lookups import GreaterThanOrEqual, LessThan
 from users.models import PresenceSession, User, last_seen_or_never
 from users.presence import clock, sequence
 from users.presence.rules import (
-    AWAY, HIDDEN, OFFLINE, ONLINE, OPEN, PUBLIC_FIELDS, STAFF_FIELDS, effective_status, row_status_expression,
+    AWAY,
+    HIDDEN,
+    OFFLINE,
+    ONLINE,
+    OPEN,
+    PUBLIC_FIELDS,
+    STAFF_FIELDS,
+    effective_status,
+    row_status_expression,
 )
 from users.presence.sequence import Cursor
 from users.presence.sql import IsoTimestamp
@@ -113,8 +122,11 @@ def own_presence(user: User, *, current_sid: str | None = None) -> dict:
         "invisible": user.invisible_since is not None,
         "sessions": [
             {
-                "device_id": s["device_id"], "state": s["state"], "started_at": s["started_at"],
-                "last_seen": s["last_seen"], "current": s["sid"] == current_sid,
+                "device_id": s["device_id"],
+                "state": s["state"],
+                "started_at": s["started_at"],
+                "last_seen": s["last_seen"],
+                "current": s["sid"] == current_sid,
             }
             for s in sessions
         ],

@@ -7,6 +7,7 @@ in-flight transaction or by one that began later (id >= xmax), so the next read 
 those: a change committed late is never skipped, however long its transaction stayed open.
 On SQLite writers run one at a time, so the horizon is simply the highest stored position.
 """
+
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field

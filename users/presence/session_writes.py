@@ -3,6 +3,7 @@
 Lock order is always the session rows first, then the user row, so two writers never wait on each
 other in a cycle.
 """
+
 from datetime import datetime
 
 from django.db import connection, transaction
@@ -17,7 +18,9 @@ def start_presence_session(user_id: int, sid: str, *, device_id: str = "") -> da
     """A login: open a session for this device and mark the user online; None if no such active user."""
     with transaction.atomic():
         at = clock.now()
-        PresenceSession.objects.create(sid=sid, user_id=user_id, device_id=device_id, state=ACTIVE, started_at=at, last_seen=at)
+        PresenceSession.objects.create(
+            sid=sid, user_id=user_id, device_id=device_id, state=ACTIVE, started_at=at, last_seen=at
+        )
         if not user_writes.write_online(user_id, at):
             transaction.set_rollback(True)
             return None
@@ -80,7 +83,11 @@ def end_presence_session(user_id: int, sid: str, *, reason: str) -> datetime:
         if not PresenceSession.objects.filter(OPEN, sid=sid, user_id=user_id).update(ended_at=at, end_reason=reason):
             # A session with no row yet: leave an ended one, so a heartbeat racing this logout cannot open it.
             PresenceSession.objects.bulk_create(
-                [PresenceSession(sid=sid, user_id=user_id, started_at=at, last_seen=at, ended_at=at, end_reason=reason)],
+                [
+                    PresenceSession(
+                        sid=sid, user_id=user_id, started_at=at, last_seen=at, ended_at=at, end_reason=reason
+                    )
+                ],
                 ignore_conflicts=True,
             )
         user_writes.lock_user_row(user_id)

@@ -1,4 +1,5 @@
 """Every hand-written SQL statement and fragment of presence, and the small functions that run them."""
+
 from datetime import datetime
 
 from django.db import connection, connections

@@ -1,4 +1,5 @@
 """The sweep's statements: users whose status lapsed moved to away or offline, sessions past retention deleted."""
+
 from datetime import datetime
 
 from django.db import transaction
@@ -32,7 +33,9 @@ def move_lapsed_users(at: datetime) -> list[tuple[int, str]]:
     # WHERE is re-checked on the locked row, so a heartbeat that committed first keeps its user online.
     lockable = User.objects.filter(lapsed).select_for_update(skip_locked=True).values("pk")
     with transaction.atomic(savepoint=False):  # FOR UPDATE needs a transaction; still one statement
-        return update_returning(User.objects.filter(lapsed, pk__in=lockable), **new_positions(new, at), online_status=status)
+        return update_returning(
+            User.objects.filter(lapsed, pk__in=lockable), **new_positions(new, at), online_status=status
+        )
 
 
 def delete_expired_sessions(at: datetime) -> int:
@@ -40,5 +43,7 @@ def delete_expired_sessions(at: datetime) -> int:
     # A silent session is not rewritten when it lapses: its expiry is read from its time, like a
     # user's status, so the sweep spends no write on it.
     retention = clock.retention_cutoff(at)
-    deleted, _ = PresenceSession.objects.filter(Q(ended_at__lt=retention) | Q(ended_at__isnull=True, last_seen__lt=retention)).delete()
+    deleted, _ = PresenceSession.objects.filter(
+        Q(ended_at__lt=retention) | Q(ended_at__isnull=True, last_seen__lt=retention)
+    ).delete()
     return deleted

@@ -1,4 +1,5 @@
 """The record of completed presence sweeps: one row, written by the sweep task, read by /healthz and /metrics."""
+
 from datetime import datetime
 
 from django.db.models import F

@@ -1,4 +1,5 @@
 """One log line per presence transition (key=value), under the one logger operators grep for."""
+
 import logging
 from collections.abc import Iterable
 from datetime import datetime
@@ -23,5 +24,8 @@ def log_sweep(moved: list[tuple[int, str]], *, sessions_deleted: int, cutoff: da
         offline = sum(status == OFFLINE for _, status in moved)
         logger.info(
             "presence sweep marked_offline=%s marked_away=%s sessions_deleted=%s reason=timeout cutoff=%s",
-            offline, len(moved) - offline, sessions_deleted, cutoff_text,
+            offline,
+            len(moved) - offline,
+            sessions_deleted,
+            cutoff_text,
         )

@@ -4,6 +4,7 @@ Each is one conditional UPDATE; none reads a value into Python to write it back,
 writers never lose one. Times only move forward (GREATEST), since two devices' writes may commit
 in the other order than they read the clock.
 """
+
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -13,7 +14,16 @@ from django.db.models.lookups import Exact
 
 from users.models import PresenceSession, User
 from users.presence import clock
-from users.presence.rules import ACTIVE, AWAY, OFFLINE, ONLINE, OPEN, derived_status_expression, row_columns, settled_online
+from users.presence.rules import (
+    ACTIVE,
+    AWAY,
+    OFFLINE,
+    ONLINE,
+    OPEN,
+    derived_status_expression,
+    row_columns,
+    settled_online,
+)
 from users.presence.sequence import new_positions
 from users.presence.sql import update_returning
 
@@ -30,8 +40,12 @@ def _raised(column: str, at: datetime) -> Greatest:
 def online_now(at: datetime) -> dict:
     """SET clauses for a user who has just been seen active: online as of `at`."""
     new = {"status": Value(ONLINE), "last_seen": moment(at), "last_active": moment(at)}
-    return {**new_positions(new, at), "online_status": ONLINE, "last_seen": _raised("last_seen", at),
-            "last_active": _raised("last_active", at)}
+    return {
+        **new_positions(new, at),
+        "online_status": ONLINE,
+        "last_seen": _raised("last_seen", at),
+        "last_active": _raised("last_active", at),
+    }
 
 
 def offline_now(at: datetime) -> dict:
@@ -76,7 +90,8 @@ def write_many_offline(user_ids: Iterable[int], at: datetime) -> list[tuple[int,
     # A lazy queryset of ids becomes a subquery, so the whole selection is still one statement.
     return update_returning(
         User.objects.filter(pk__in=user_ids, online_status__in=[ONLINE, AWAY]),
-        online_status=OFFLINE, **new_positions({}, at, always=True),
+        online_status=OFFLINE,
+        **new_positions({}, at, always=True),
     )
 
 
@@ -87,7 +102,9 @@ def touch_user(user_id: int, at: datetime, *, active: bool) -> bool:
     last_active = _raised("last_active", at) if active else F("last_active")
     new = {"status": F("online_status"), "last_seen": moment(at), "last_active": last_active}
     stale = Q(last_seen__isnull=True) | Q(last_seen__lt=clock.touch_cutoff(at))
-    return bool(User.objects.filter(stale, pk=user_id).update(**new_positions(new, at), last_seen=at, last_active=last_active))
+    return bool(
+        User.objects.filter(stale, pk=user_id).update(**new_positions(new, at), last_seen=at, last_active=last_active)
+    )
 
 
 def write_invisible(user_id: int, invisible: bool, at: datetime) -> bool:
@@ -115,5 +132,8 @@ def recompute_user(user_id: int, at: datetime) -> list[tuple[int, str]]:
     new = {"status": status, "last_seen": last_seen, "last_active": active}
     return update_returning(
         User.objects.filter(pk=user_id),
-        **new_positions(new, at), online_status=status, last_seen=last_seen, last_active=active,
+        **new_positions(new, at),
+        online_status=status,
+        last_seen=last_seen,
+        last_active=active,
     )

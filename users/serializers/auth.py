@@ -1,4 +1,5 @@
 """Login, logout and token refresh: their requests and answers."""
+
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
@@ -85,4 +86,6 @@ class LogoutResponseSerializer(serializers.Serializer):
 
 
 class LogoutAllResponseSerializer(LogoutResponseSerializer):
-    sessions_ended = serializers.IntegerField(help_text="How many sessions were ended (live or expired, not yet logged out).")
+    sessions_ended = serializers.IntegerField(
+        help_text="How many sessions were ended (live or expired, not yet logged out)."
+    )

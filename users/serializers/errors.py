@@ -1,4 +1,5 @@
 """The JSON error body every failure answers with (users/api_errors.py)."""
+
 from rest_framework import serializers
 
 

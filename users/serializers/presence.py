@@ -1,4 +1,5 @@
 """Presence requests and answers: the heartbeat, the caller's own presence, the all-users list and the feed."""
+
 from rest_framework import serializers
 
 from users.presence.rules import ACTIVE, SESSION_STATES, STATUSES
@@ -68,13 +69,15 @@ class AllUsersEntrySerializer(serializers.Serializer):
         "`offline`. An invisible user reads `offline` to everyone but staff.",
     )
     last_seen = serializers.DateTimeField(
-        allow_null=True, help_text="Last heartbeat or activity; for an invisible user (non-staff callers), when they went invisible."
+        allow_null=True,
+        help_text="Last heartbeat or activity; for an invisible user (non-staff callers), when they went invisible.",
     )
     email = serializers.EmailField(required=False, allow_blank=True, help_text="Staff callers only.")
     is_staff = serializers.BooleanField(required=False, help_text="Staff callers only.")
     is_active = serializers.BooleanField(required=False, help_text="Staff callers only.")
     invisible = serializers.BooleanField(
-        required=False, help_text="Staff callers only: the user hides their presence from others (staff see the real status)."
+        required=False,
+        help_text="Staff callers only: the user hides their presence from others (staff see the real status).",
     )
 
 
@@ -95,4 +98,6 @@ class PresenceFeedSerializer(serializers.Serializer):
 
     cursor = serializers.CharField(help_text="Opaque; pass as `since` on the next call.")
     full = serializers.BooleanField(help_text="True when `users` is everyone (no `since` given).")
-    users = AllUsersEntrySerializer(many=True, help_text="Entries in the all-users shape; apply them over what you hold.")
+    users = AllUsersEntrySerializer(
+        many=True, help_text="Entries in the all-users shape; apply them over what you hold."
+    )

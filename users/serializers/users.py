@@ -1,4 +1,5 @@
 """Users: the caller's own profile and staff user management."""
+
 from django.contrib.auth import password_validation
 from rest_framework import serializers
 
@@ -25,13 +26,24 @@ class AdminUserSerializer(serializers.ModelSerializer):
     """User management for staff; presence fields and is_active are read-only (they change through services)."""
 
     online_status = serializers.SerializerMethodField()
-    password = serializers.CharField(write_only=True, required=False, min_length=8, max_length=128, trim_whitespace=False)
+    password = serializers.CharField(
+        write_only=True, required=False, min_length=8, max_length=128, trim_whitespace=False
+    )
 
     class Meta:
         model = User
         fields = (
-            "id", "username", "email", "first_name", "last_name", "is_staff", "is_active",
-            "online_status", "last_seen", "date_joined", "password",
+            "id",
+            "username",
+            "email",
+            "first_name",
+            "last_name",
+            "is_staff",
+            "is_active",
+            "online_status",
+            "last_seen",
+            "date_joined",
+            "password",
         )
         read_only_fields = ("id", "is_active", "online_status", "last_seen", "date_joined")
 

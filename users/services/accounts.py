@@ -1,4 +1,5 @@
 """Account changes made by staff; each one the presence feed shows gives the row a new change position."""
+
 from django.db import transaction
 
 from users.models import PresenceSession, User

@@ -4,6 +4,7 @@ mark_user_online, mark_user_offline, update_user_last_seen (the middleware) and
 check_and_mark_offline_users (beat), plus the admin's bulk offline and invisible mode. Logins,
 heartbeats and logouts per device are in users/presence/session_writes.py.
 """
+
 from collections.abc import Iterable
 from datetime import datetime
 

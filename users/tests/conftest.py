@@ -1,4 +1,5 @@
 """Fixtures for the users tests: a controllable presence clock, direct row access, crowds of users, logged-in devices."""
+
 from datetime import datetime, timedelta
 
 import pytest

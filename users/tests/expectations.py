@@ -1,4 +1,5 @@
 """What the tests expect of the API's surface: how times render, what an error body looks like, which writes ran."""
+
 from datetime import datetime, timezone
 
 
@@ -23,6 +24,7 @@ def assert_json_error(response, status: int, code: str | None = None) -> dict:
 def users_updates(captured) -> list[str]:
     """The UPDATE statements on the `users` table among a CaptureQueriesContext's queries."""
     return [
-        q["sql"] for q in captured.captured_queries
+        q["sql"]
+        for q in captured.captured_queries
         if q["sql"].lstrip().upper().startswith("UPDATE") and '"users"' in q["sql"]
     ]

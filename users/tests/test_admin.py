@@ -1,4 +1,5 @@
 """The Django admin for users: presence columns, filter, search, actions, no deletion, edits that never write presence."""
+
 import re
 from datetime import timedelta
 
@@ -147,7 +148,14 @@ def test_an_admin_cannot_untick_their_own_active_box(admin_client, make_user, de
     """As in the API and the deactivate action: locking oneself out (and ending one's own sessions) is refused."""
     root = User.objects.get(username="root")
     root_device = device(root)
-    form = {"username": "root", "email": root.email, "first_name": "", "last_name": "", "is_staff": "on", "is_superuser": "on"}
+    form = {
+        "username": "root",
+        "email": root.email,
+        "first_name": "",
+        "last_name": "",
+        "is_staff": "on",
+        "is_superuser": "on",
+    }
 
     response = admin_client.post(f"{CHANGELIST}{root.pk}/change/", form)
 
@@ -158,6 +166,9 @@ def test_an_admin_cannot_untick_their_own_active_box(admin_client, make_user, de
 
     # Another admin's account can still be deactivated from its form.
     dave = make_user(username="dave", is_staff=True)
-    response = admin_client.post(f"{CHANGELIST}{dave.pk}/change/", {"username": "dave", "email": dave.email, "first_name": "", "last_name": "", "is_staff": "on"})
+    response = admin_client.post(
+        f"{CHANGELIST}{dave.pk}/change/",
+        {"username": "dave", "email": dave.email, "first_name": "", "last_name": "", "is_staff": "on"},
+    )
     assert response.status_code == 302, response.content
     assert row(dave).is_active is False

@@ -1,4 +1,5 @@
 """Every error is JSON with the right 4xx code, and bad input changes nobody's row (users/api_errors.py)."""
+
 from datetime import timedelta
 
 import pytest
@@ -61,8 +62,11 @@ def test_malformed_json_is_a_json_400(session, users_table, who, path, raw):
 @pytest.mark.parametrize("who, path", WRITE_ENDPOINTS, ids=WRITE_IDS)
 @pytest.mark.parametrize(
     "content_type, raw",
-    [("application/x-www-form-urlencoded", b"username=alice&password=x"), ("text/plain", b"hello"),
-     ("multipart/form-data; boundary=x", b"--x--")],
+    [
+        ("application/x-www-form-urlencoded", b"username=alice&password=x"),
+        ("text/plain", b"hello"),
+        ("multipart/form-data; boundary=x", b"--x--"),
+    ],
 )
 def test_a_body_that_is_not_json_is_a_json_415(session, users_table, who, path, content_type, raw):
     with unchanged(users_table):
@@ -84,7 +88,12 @@ def test_a_body_that_is_not_json_is_a_json_415(session, users_table, who, path, 
         ("user", "/api/users/logout/", {"refresh": {"token": "x"}}, "refresh"),
         ("user", "/api/users/logout/", {"refresh": 123}, "refresh"),
         ("staff", "/api/users/admin/users/", {"username": ["x"], "password": "Long-enough-1"}, "username"),
-        ("staff", "/api/users/admin/users/", {"username": "x", "password": "Long-enough-1", "is_staff": "maybe"}, "is_staff"),
+        (
+            "staff",
+            "/api/users/admin/users/",
+            {"username": "x", "password": "Long-enough-1", "is_staff": "maybe"},
+            "is_staff",
+        ),
     ],
 )
 def test_wrong_types_are_a_json_400_naming_the_field(session, users_table, who, path, payload, field):
@@ -138,8 +147,9 @@ BAD_AUTHORIZATION = {
 }
 
 
-@pytest.mark.parametrize("path, method", [("/api/users/heartbeat/", "post"), ("/api/users/me/", "get"),
-                                          ("/api/users/all-users/", "get")])
+@pytest.mark.parametrize(
+    "path, method", [("/api/users/heartbeat/", "post"), ("/api/users/me/", "get"), ("/api/users/all-users/", "get")]
+)
 @pytest.mark.parametrize("kind", BAD_AUTHORIZATION)
 def test_a_bad_or_expired_token_is_a_json_401_and_writes_nothing(session, user, users_table, path, method, kind):
     """Garbage, expired, tampered, wrong-type and malformed tokens: 401 with WWW-Authenticate, no row changed."""

@@ -1,4 +1,5 @@
 """GET /api/schema/ (OpenAPI 3 of every endpoint, its auth and its JSON errors) and the offline Swagger UI at /api/docs/."""
+
 import re
 
 import pytest
@@ -52,7 +53,11 @@ def test_the_schema_describes_every_endpoint_and_method(schema):
 
 
 def test_every_protected_operation_requires_the_bearer_jwt_and_the_public_ones_do_not(schema):
-    assert schema["components"]["securitySchemes"]["jwtAuth"] == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    assert schema["components"]["securitySchemes"]["jwtAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+    }
     for path, method, operation in operations(schema):
         schemes = {name for requirement in operation.get("security", []) for name in requirement}
         if path in PUBLIC:
@@ -101,7 +106,9 @@ def test_the_presence_model_is_documented(schema):
     assert {p["name"] for p in feed["parameters"]} == {"since"}
     assert set(components["PresenceFeed"]["properties"]) == {"cursor", "full", "users"}
     presence = schema["paths"]["/api/users/me/presence/"]["patch"]
-    assert presence["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/PatchedPresenceVisibilityRequest"}
+    assert presence["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/PatchedPresenceVisibilityRequest"
+    }
     assert set(components["OwnPresence"]["properties"]) == {"online_status", "invisible", "sessions"}
     all_users = schema["paths"]["/api/users/all-users/"]["get"]
     assert "304" in all_users["responses"] and "If-None-Match" in {p["name"] for p in all_users["parameters"]}

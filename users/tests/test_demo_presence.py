@@ -1,4 +1,5 @@
 """`manage.py demo_presence`: the demo users' presence changes, and no other account is touched."""
+
 import io
 import random
 

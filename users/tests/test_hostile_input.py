@@ -5,6 +5,7 @@ values, unknown routes): this table adds huge and pathological bodies, unicode a
 characters, SQL-looking strings, forged tokens (alg none, another key, another algorithm, no exp),
 tokens of the wrong type in bodies, and exotic routes and methods.
 """
+
 import base64
 import json
 from datetime import timedelta
@@ -21,7 +22,10 @@ from users.tests.expectations import assert_json_error
 pytestmark = pytest.mark.django_db
 
 LOGIN, REFRESH, LOGOUT, HEARTBEAT = (
-    "/api/users/login/", "/api/users/token/refresh/", "/api/users/logout/", "/api/users/heartbeat/"
+    "/api/users/login/",
+    "/api/users/token/refresh/",
+    "/api/users/logout/",
+    "/api/users/heartbeat/",
 )
 ME, ALL_USERS, ADMIN_USERS = "/api/users/me/", "/api/users/all-users/", "/api/users/admin/users/"
 HUGE = 70_000  # over DATA_UPLOAD_MAX_MEMORY_SIZE (64 KiB)
@@ -75,39 +79,151 @@ def snapshot(users_table):
 # (id, who, method, path, body (bytes: raw JSON; str: a token kind; dict: JSON), status, code)
 TABLE = [
     # --- huge and pathological bodies
-    ("huge-login", "anon", "post", LOGIN, b'{"username": "' + b"a" * HUGE + b'", "password": "x"}', 413, "request_too_large"),
+    (
+        "huge-login",
+        "anon",
+        "post",
+        LOGIN,
+        b'{"username": "' + b"a" * HUGE + b'", "password": "x"}',
+        413,
+        "request_too_large",
+    ),
     ("huge-heartbeat", "user", "post", HEARTBEAT, b'{"pad": "' + b"x" * HUGE + b'"}', 413, "request_too_large"),
-    ("huge-admin-create", "staff", "post", ADMIN_USERS, b'{"username": "big", "first_name": "' + b"y" * HUGE + b'"}', 413, "request_too_large"),
+    (
+        "huge-admin-create",
+        "staff",
+        "post",
+        ADMIN_USERS,
+        b'{"username": "big", "first_name": "' + b"y" * HUGE + b'"}',
+        413,
+        "request_too_large",
+    ),
     ("huge-refresh", "anon", "post", REFRESH, b'{"refresh": "' + b"z" * HUGE + b'"}', 413, "request_too_large"),
     ("deeply-nested-array", "anon", "post", LOGIN, b"[" * 50_000, 400, "parse_error"),
     ("deeply-nested-object", "user", "post", HEARTBEAT, b'{"a":' * 10_000 + b"1" + b"}" * 10_000, 400, "parse_error"),
     ("nan-literal", "anon", "post", LOGIN, b'{"username": NaN, "password": "x"}', 400, "parse_error"),
     ("infinity-literal", "user", "post", HEARTBEAT, b'{"x": Infinity}', 400, "parse_error"),
-    ("5000-digit-number", "anon", "post", LOGIN, b'{"username": ' + b"9" * 5000 + b', "password": "x"}', 400, "parse_error"),
+    (
+        "5000-digit-number",
+        "anon",
+        "post",
+        LOGIN,
+        b'{"username": ' + b"9" * 5000 + b', "password": "x"}',
+        400,
+        "parse_error",
+    ),
     ("empty-body-login", "anon", "post", LOGIN, b"", 400, "invalid"),
     ("json-null-body", "anon", "post", LOGIN, b"null", 400, "invalid"),
     ("json-string-body", "staff", "post", ADMIN_USERS, b'"just a string"', 400, "invalid"),
-    ("utf16-body", "anon", "post", LOGIN, '{"username": "alice", "password": "x"}'.encode("utf-16"), 400, "parse_error"),
+    (
+        "utf16-body",
+        "anon",
+        "post",
+        LOGIN,
+        '{"username": "alice", "password": "x"}'.encode("utf-16"),
+        400,
+        "parse_error",
+    ),
     # --- unicode and control characters
     ("nul-in-username", "anon", "post", LOGIN, {"username": "ali\x00ce", "password": "x"}, 400, "invalid"),
     ("nul-in-password", "anon", "post", LOGIN, {"username": "alice", "password": "x\x00"}, 400, "invalid"),
     ("lone-surrogate-username", "anon", "post", LOGIN, b'{"username": "\\ud800", "password": "x"}', 400, "invalid"),
     ("lone-surrogate-refresh", "anon", "post", REFRESH, b'{"refresh": "\\udfff"}', 400, "invalid"),
-    ("rtl-override-username", "anon", "post", LOGIN, {"username": "\u202eecila", "password": "x"}, 401, "no_active_account"),
-    ("emoji-username", "anon", "post", LOGIN, {"username": "\U0001f600" * 40, "password": "x"}, 401, "no_active_account"),
-    ("escape-sequence-username", "staff", "post", ADMIN_USERS, {"username": "\x1b[31mred", "password": "Long-enough-91"}, 400, "invalid"),
-    ("newline-username", "staff", "post", ADMIN_USERS, {"username": "two\nlines", "password": "Long-enough-91"}, 400, "invalid"),
+    (
+        "rtl-override-username",
+        "anon",
+        "post",
+        LOGIN,
+        {"username": "\u202eecila", "password": "x"},
+        401,
+        "no_active_account",
+    ),
+    (
+        "emoji-username",
+        "anon",
+        "post",
+        LOGIN,
+        {"username": "\U0001f600" * 40, "password": "x"},
+        401,
+        "no_active_account",
+    ),
+    (
+        "escape-sequence-username",
+        "staff",
+        "post",
+        ADMIN_USERS,
+        {"username": "\x1b[31mred", "password": "Long-enough-91"},
+        400,
+        "invalid",
+    ),
+    (
+        "newline-username",
+        "staff",
+        "post",
+        ADMIN_USERS,
+        {"username": "two\nlines", "password": "Long-enough-91"},
+        400,
+        "invalid",
+    ),
     ("nul-in-first-name", "staff", "patch", ADMIN_USERS + "{user}/", {"first_name": "\x00"}, 400, "invalid"),
     ("nul-in-status-filter", "user", "get", ALL_USERS + "?status=%00", None, 400, "invalid"),
-    ("fullwidth-status-filter", "user", "get", ALL_USERS + "?status=\uff4f\uff4e\uff4c\uff49\uff4e\uff45", None, 400, "invalid"),
+    (
+        "fullwidth-status-filter",
+        "user",
+        "get",
+        ALL_USERS + "?status=\uff4f\uff4e\uff4c\uff49\uff4e\uff45",
+        None,
+        400,
+        "invalid",
+    ),
     # --- SQL-looking strings
-    ("sql-or-username", "anon", "post", LOGIN, {"username": "alice' OR '1'='1", "password": "x' OR '1'='1"}, 401, "no_active_account"),
-    ("sql-comment-username", "anon", "post", LOGIN, {"username": "alice'--", "password": "anything"}, 401, "no_active_account"),
-    ("sql-drop-create", "staff", "post", ADMIN_USERS, {"username": "x'; DROP TABLE users; --", "password": "Long-enough-91"}, 400, "invalid"),
+    (
+        "sql-or-username",
+        "anon",
+        "post",
+        LOGIN,
+        {"username": "alice' OR '1'='1", "password": "x' OR '1'='1"},
+        401,
+        "no_active_account",
+    ),
+    (
+        "sql-comment-username",
+        "anon",
+        "post",
+        LOGIN,
+        {"username": "alice'--", "password": "anything"},
+        401,
+        "no_active_account",
+    ),
+    (
+        "sql-drop-create",
+        "staff",
+        "post",
+        ADMIN_USERS,
+        {"username": "x'; DROP TABLE users; --", "password": "Long-enough-91"},
+        400,
+        "invalid",
+    ),
     ("sql-status-filter", "user", "get", ALL_USERS + "?status=online'%20OR%20'1'='1", None, 400, "invalid"),
-    ("sql-union-status-filter", "staff", "get", ALL_USERS + "?status=offline%20UNION%20SELECT%20password%20FROM%20users", None, 400, "invalid"),
+    (
+        "sql-union-status-filter",
+        "staff",
+        "get",
+        ALL_USERS + "?status=offline%20UNION%20SELECT%20password%20FROM%20users",
+        None,
+        400,
+        "invalid",
+    ),
     ("sql-in-path-id", "staff", "get", ADMIN_USERS + "1%20OR%201=1/", None, 404, "not_found"),
-    ("sql-in-deactivate-id", "staff", "post", ADMIN_USERS + "1;DELETE%20FROM%20users/deactivate/", None, 404, "not_found"),
+    (
+        "sql-in-deactivate-id",
+        "staff",
+        "post",
+        ADMIN_USERS + "1;DELETE%20FROM%20users/deactivate/",
+        None,
+        404,
+        "not_found",
+    ),
     ("out-of-range-id", "staff", "get", ADMIN_USERS + "99999999999999999999999/", None, 404, "not_found"),
     ("negative-id", "staff", "post", ADMIN_USERS + "-1/deactivate/", None, 404, "not_found"),
     # --- forged and wrong-type tokens
@@ -143,7 +259,9 @@ def test_hostile_request_gets_its_4xx_json_error_and_changes_nothing(
         client = world[who]
     else:
         client = APIClient()
-        scheme_and_token = f"bearer {alice_tokens['access']}" if who == "lowercase-bearer" else f"Bearer {forged(user, who)}"
+        scheme_and_token = (
+            f"bearer {alice_tokens['access']}" if who == "lowercase-bearer" else f"Bearer {forged(user, who)}"
+        )
         client.credentials(HTTP_AUTHORIZATION=scheme_and_token)
     if body == "access-token-in-body":
         body = {"refresh": alice_tokens["access"]}

@@ -1,4 +1,5 @@
 """The layout of users/: no import cycles, and the operating guide's entry points defined where it says."""
+
 import ast
 import inspect
 from pathlib import Path
@@ -42,7 +43,7 @@ def test_no_module_in_users_imports_itself_through_a_cycle():
 
     def visit(name):
         if name in path:
-            raise AssertionError("import cycle: " + " -> ".join(path[path.index(name):] + [name]))
+            raise AssertionError("import cycle: " + " -> ".join(path[path.index(name) :] + [name]))
         if name in done:
             return
         path.append(name)

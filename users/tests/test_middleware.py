@@ -1,4 +1,5 @@
 """PresenceTouchMiddleware (users/middleware.py): authenticated requests refresh last_seen, at most once per touch interval."""
+
 import pytest
 from django.test import Client
 

@@ -1,4 +1,5 @@
 """The User model (users/models.py): table `users`, presence columns and the sweep's index."""
+
 import pytest
 from django.core.management import call_command
 from django.db import connection
@@ -52,7 +53,9 @@ def test_username_has_its_unique_index_and_no_pattern_ops_twin():
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL")
     with connection.cursor() as cursor:
-        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'users' AND indexdef LIKE '%username%'")
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'users' AND indexdef LIKE '%username%'"
+        )
         indexes = dict(cursor.fetchall())
 
     assert list(indexes) == ["users_username_key"], indexes

@@ -1,4 +1,5 @@
 """The sweep task (users/tasks.py) and its beat entry."""
+
 import pytest
 from django.conf import settings as django_settings
 

@@ -1,4 +1,5 @@
 """Login and logout: validate the input, start or end a session, answer with JSON."""
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -22,7 +23,10 @@ from users.throttling import LoginIPRateThrottle, LoginUsernameRateThrottle
 
 @extend_schema(
     request=LoginSerializer,
-    responses={200: LoginResponseSerializer, 401: error_response("Bad or inactive credentials (`authentication_failed`).")},
+    responses={
+        200: LoginResponseSerializer,
+        401: error_response("Bad or inactive credentials (`authentication_failed`)."),
+    },
 )
 class LoginView(APIView):
     """POST {username, password, device_id?}: tokens, the user, and the presence intervals; opens a presence session."""
@@ -74,5 +78,9 @@ class LogoutAllView(APIView):
     def post(self, request):
         ended = log_out_everywhere(request.user)
         return Response(
-            {"detail": "Logged out everywhere.", "online_status": effective_status(request.user), "sessions_ended": ended}
+            {
+                "detail": "Logged out everywhere.",
+                "online_status": effective_status(request.user),
+                "sessions_ended": ended,
+            }
         )

@@ -1,4 +1,5 @@
 """GET, PATCH me/presence: the caller's own status, devices and invisible mode."""
+
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.response import Response
 from rest_framework.views import APIView

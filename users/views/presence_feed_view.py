@@ -1,4 +1,5 @@
 """GET presence: the incremental presence feed, everyone or the changes since a cursor."""
+
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.response import Response
@@ -12,7 +13,10 @@ from users.serializers.presence import PresenceFeedQuerySerializer, PresenceFeed
 
 @extend_schema(
     parameters=[PresenceFeedQuerySerializer],
-    responses={200: PresenceFeedSerializer, 400: error_response("`since` is not a cursor this server issued (`invalid`).")},
+    responses={
+        200: PresenceFeedSerializer,
+        400: error_response("`since` is not a cursor this server issued (`invalid`)."),
+    },
 )
 class PresenceFeedView(APIView):
     """GET ?since=<cursor>: `{cursor, full, users}`, the users whose visible presence changed after the cursor.
@@ -36,7 +40,14 @@ class PresenceFeedView(APIView):
                 cursor, users = presence_changes(request.user, since)
             except InvalidCursor:
                 raise ValidationError(
-                    {"since": [ErrorDetail("This cursor is ahead of the server (its data was restored or reset): "
-                                           "read again without `since`.", code="invalid")]}
+                    {
+                        "since": [
+                            ErrorDetail(
+                                "This cursor is ahead of the server (its data was restored or reset): "
+                                "read again without `since`.",
+                                code="invalid",
+                            )
+                        ]
+                    }
                 )
         return Response({"cursor": str(cursor), "full": since is None, "users": users})

@@ -1,4 +1,5 @@
 """GET all-users: every user's presence as the caller may see it, fresh from the database, with an ETag."""
+
 import hashlib
 
 from django.http import HttpResponse, HttpResponseNotModified
@@ -19,7 +20,12 @@ from users.presence.selectors import list_users_for_viewer
 @extend_schema(
     parameters=[
         AllUsersQuerySerializer,
-        OpenApiParameter("If-None-Match", str, OpenApiParameter.HEADER, description="The ETag of a list you hold: 304 if it is still current."),
+        OpenApiParameter(
+            "If-None-Match",
+            str,
+            OpenApiParameter.HEADER,
+            description="The ETag of a list you hold: 304 if it is still current.",
+        ),
     ],
     responses={
         200: AllUsersEntrySerializer(many=True),

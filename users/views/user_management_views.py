@@ -1,4 +1,5 @@
 """The heartbeat, the caller's own profile, and staff user management."""
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -24,7 +25,9 @@ class HeartbeatView(APIView):
         body = HeartbeatSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            status_now, last_seen = heartbeat(request.user, access_token=request.auth, state=body.validated_data["state"])
+            status_now, last_seen = heartbeat(
+                request.user, access_token=request.auth, state=body.validated_data["state"]
+            )
         except SessionEnded:
             raise InvalidToken({"detail": "Token has been revoked.", "code": "token_revoked"})
         return Response({"online_status": status_now, "last_seen": last_seen})
@@ -57,7 +60,10 @@ class AdminUserViewSet(
         """Users who are effectively online now."""
         return Response(self.get_serializer(online_users(), many=True).data)
 
-    @extend_schema(request=None, responses={200: AdminUserSerializer, 400: error_response("Staff cannot deactivate themselves (`invalid`).")})
+    @extend_schema(
+        request=None,
+        responses={200: AdminUserSerializer, 400: error_response("Staff cannot deactivate themselves (`invalid`).")},
+    )
     @action(detail=True, methods=["post"])
     def deactivate(self, request, pk=None):
         """Deactivate the account: its tokens stop working and it goes offline at once."""

@@ -1,4 +1,5 @@
 """Bring the demo users to life for `make run`: they come online, heartbeat, log out or fall silent, through the services."""
+
 import random
 import time
 

@@ -1,4 +1,5 @@
 """Create the demo admin and demo users once; later runs leave existing accounts alone."""
+
 import os
 import secrets
 
@@ -25,7 +26,9 @@ class Command(BaseCommand):
             return
         user_password = os.environ.get("DEMO_USER_PASSWORD") or secrets.token_urlsafe(12)
         for username, first, last in missing:
-            User.objects.create_user(username, f"{username}@example.com", user_password, first_name=first, last_name=last)
+            User.objects.create_user(
+                username, f"{username}@example.com", user_password, first_name=first, last_name=last
+            )
         shown = user_password if not os.environ.get("DEMO_USER_PASSWORD") else "(from DEMO_USER_PASSWORD)"
         names = ", ".join(u[0] for u in missing)
         self.stdout.write(self.style.SUCCESS(f"Created demo users {names}: password={shown}"))

@@ -1,4 +1,5 @@
 """The presence rules (users/presence/rules.py): each rule's Python and SQL forms agree row by row."""
+
 import itertools
 
 import pytest
@@ -7,7 +8,12 @@ from django.db import connection
 from users.models import User
 from users.presence import clock as presence_clock
 from users.presence.rules import (
-    SETTLED_ONLINE_SQL, STATUSES, row_columns, row_status_expression, settled_online, status_of,
+    SETTLED_ONLINE_SQL,
+    STATUSES,
+    row_columns,
+    row_status_expression,
+    settled_online,
+    status_of,
 )
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +40,9 @@ def test_the_sql_status_is_the_python_status_for_every_kind_of_row(every_row, cl
 
     for user in every_row:
         assert by_sql[user.pk] == status_of(user.online_status, user.last_seen, user.last_active, clock.current), (
-            user.online_status, user.last_seen, user.last_active,
+            user.online_status,
+            user.last_seen,
+            user.last_active,
         )
     assert set(by_sql.values()) == set(STATUSES)  # the grid reaches every status
 

@@ -1,4 +1,5 @@
 """Per-session presence writes (users/presence/session_writes.py): the heartbeat's one-statement path on PostgreSQL."""
+
 import uuid
 
 import pytest
@@ -70,7 +71,8 @@ def test_the_one_statement_path_leaves_the_rows_the_general_path_leaves(on_postg
 
 
 @pytest.mark.parametrize(
-    ("start", "statements"), [("settled online", ["WITH SESSION"]), ("swept offline", ["WITH SESSION", 'UPDATE "USERS"'])]
+    ("start", "statements"),
+    [("settled online", ["WITH SESSION"]), ("swept offline", ["WITH SESSION", 'UPDATE "USERS"'])],
 )
 def test_a_heartbeat_on_postgresql_is_one_statement_or_two_when_the_user_comes_back(
     on_postgres, twin, clock, capture_queries, start, statements

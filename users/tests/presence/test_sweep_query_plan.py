@@ -1,4 +1,5 @@
 """The sweep's query plan on PostgreSQL: served by the partial index, never a sequential scan of `users`."""
+
 import pytest
 from django.db import connection
 

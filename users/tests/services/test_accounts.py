@@ -1,4 +1,5 @@
 """Account changes by staff never undo a presence write that landed meanwhile, and move the feed's change positions."""
+
 import pytest
 
 from users.models import User
@@ -35,15 +36,20 @@ def positions(user) -> tuple[int, int]:
     return stored.presence_change, stored.visible_change
 
 
-@pytest.mark.django_db(transaction=True)  # on PostgreSQL a position is the writing transaction: each write needs its own
-@pytest.mark.parametrize("change, staff_sees, everyone_sees", [
-    ({"first_name": "Alicia"}, True, True),
-    ({"username": "alicia"}, True, True),
-    ({"email": "alicia@example.com"}, True, False),
-    ({"is_staff": True}, True, False),
-    ({"password": "New-secret-2048"}, False, False),
-    ({"is_superuser": True}, False, False),
-])
+@pytest.mark.django_db(
+    transaction=True
+)  # on PostgreSQL a position is the writing transaction: each write needs its own
+@pytest.mark.parametrize(
+    "change, staff_sees, everyone_sees",
+    [
+        ({"first_name": "Alicia"}, True, True),
+        ({"username": "alicia"}, True, True),
+        ({"email": "alicia@example.com"}, True, False),
+        ({"is_staff": True}, True, False),
+        ({"password": "New-secret-2048"}, False, False),
+        ({"is_superuser": True}, False, False),
+    ],
+)
 def test_an_edit_moves_the_positions_of_the_viewers_who_see_the_edited_field(user, change, staff_sees, everyone_sees):
     """Names are in every feed entry, email and is_staff only in staff's, a password or superuser flag in none."""
     before = positions(user)

@@ -1,4 +1,5 @@
 """The presence services (users/services/simple_online_status.py), called directly."""
+
 import pytest
 
 from users.services import simple_online_status as presence
@@ -29,7 +30,8 @@ def sweep_statements(capture_queries):
     with capture_queries() as captured:
         result = presence.check_and_mark_offline_users()
     assert [" ".join(q["sql"].split()[:3]) for q in captured.captured_queries] == [
-        'UPDATE "users" SET', 'DELETE FROM "presence_sessions"',
+        'UPDATE "users" SET',
+        'DELETE FROM "presence_sessions"',
     ], captured.captured_queries
     return result
 
@@ -92,11 +94,16 @@ def test_mark_users_offline_marks_the_online_ones_in_one_update_and_keeps_last_s
 
     assert marked == 2
     assert [(row(u).online_status, row(u).last_seen) for u in (on1, on2, off, bystander)] == [
-        ("offline", clock.ago(5)), ("offline", clock.ago(5)), ("offline", clock.ago(3600)), ("online", clock.ago(5)),
+        ("offline", clock.ago(5)),
+        ("offline", clock.ago(5)),
+        ("offline", clock.ago(3600)),
+        ("online", clock.ago(5)),
     ]
 
 
-def test_mark_users_offline_takes_a_queryset_of_ids_as_one_statement(make_user, clock, set_presence, row, capture_queries):
+def test_mark_users_offline_takes_a_queryset_of_ids_as_one_statement(
+    make_user, clock, set_presence, row, capture_queries
+):
     from users.models import User
 
     users = [make_user(username=f"sel{i}") for i in range(3)]

@@ -1,4 +1,5 @@
 """POST /api/users/login/ and /api/users/logout/ (users/views/__init__.py)."""
+
 import pytest
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
@@ -81,7 +82,9 @@ def test_login_failures_are_401_with_one_body_whether_or_not_the_user_exists(api
     ]
 
     bodies = [assert_json_error(r, 401) for r in responses]
-    assert bodies[0] == bodies[1] == bodies[2] == {"detail": "Invalid username or password.", "code": "no_active_account"}
+    assert (
+        bodies[0] == bodies[1] == bodies[2] == {"detail": "Invalid username or password.", "code": "no_active_account"}
+    )
     assert all(r.has_header("WWW-Authenticate") for r in responses)
     assert users_table() == before
 

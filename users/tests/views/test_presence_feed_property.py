@@ -6,6 +6,7 @@ changes by staff (new users, renames, email and staff-flag edits, deactivation a
 and feed reads by an ordinary and a staff viewer, all through HTTP. After every feed read, the
 viewer's map (every field of every entry but last_seen) must equal a full fetch made right then.
 """
+
 import itertools
 
 import pytest
@@ -44,9 +45,7 @@ operations = st.one_of(
     st.tuples(st.just("activate"), user_ix),
 )
 # Most steps are followed by a read of one viewer: a missed change shows only if a read comes between.
-steps_with_reads = st.lists(
-    st.tuples(operations, st.sampled_from([None, "plain", "staff"])), min_size=4, max_size=30
-)
+steps_with_reads = st.lists(st.tuples(operations, st.sampled_from([None, "plain", "staff"])), min_size=4, max_size=30)
 
 
 class Viewer:
@@ -146,10 +145,14 @@ def test_applying_the_feed_always_matches_a_full_fetch(steps, clock, timeout_120
                 if client:
                     devices[step[1:]] = client
             elif kind == "heartbeat" and step[1:3] in devices:
-                assert devices[step[1:3]].post("/api/users/heartbeat/", {"state": step[3]}, format="json").status_code in (200, 401)
+                assert devices[step[1:3]].post(
+                    "/api/users/heartbeat/", {"state": step[3]}, format="json"
+                ).status_code in (200, 401)
             elif kind == "logout" and step[1:] in devices:
                 client = devices.pop(step[1:])
-                assert client.post("/api/users/logout/", {"refresh": client.refresh_token}, format="json").status_code in (200, 401)
+                assert client.post(
+                    "/api/users/logout/", {"refresh": client.refresh_token}, format="json"
+                ).status_code in (200, 401)
             elif kind == "logout_all" and any_device(step[1]):
                 assert any_device(step[1]).post("/api/users/logout-all/", format="json").status_code in (200, 401)
                 for key in [key for key in devices if key[0] == step[1]]:

@@ -3,6 +3,7 @@
 Each request commits on its own (transactional tests): on PostgreSQL a change's position is its
 transaction, so inside one long test transaction every change would look new to every read.
 """
+
 import io
 
 import pytest
@@ -51,7 +52,13 @@ def test_without_since_the_feed_is_everyone_and_a_cursor(people):
     assert response.status_code == 200
     body = response.json()
     assert body["full"] is True and isinstance(body["cursor"], str) and body["cursor"]
-    assert statuses(body) == {"olga": "online", "boss": "online", "alice": "online", "bob": "online", "carol": "offline"}
+    assert statuses(body) == {
+        "olga": "online",
+        "boss": "online",
+        "alice": "online",
+        "bob": "online",
+        "carol": "offline",
+    }
     assert body["users"] == clients["olga"].get(ALL_USERS).json()  # the same entries as the full list
 
 
@@ -144,7 +151,9 @@ def test_invisible_users_read_offline_to_others_and_marked_to_staff(people, cloc
         ("alice", "offline", iso(hidden_at))
     ]
     boss_sees = clients["boss"].get(FEED, {"since": boss_cursor}).json()
-    assert [(e["username"], e["online_status"], e["invisible"]) for e in boss_sees["users"]] == [("alice", "online", True)]
+    assert [(e["username"], e["online_status"], e["invisible"]) for e in boss_sees["users"]] == [
+        ("alice", "online", True)
+    ]
 
     # While hidden, her heartbeats and her going idle show nowhere but to staff.
     clock.advance(30)
@@ -164,7 +173,10 @@ def test_a_bad_invisible_body_is_a_json_400_and_changes_nothing(people, users_ta
     users, clients = people
     before = users_table()
 
-    assert "invisible" in assert_json_error(clients["alice"].patch(MY_PRESENCE, body, format="json"), 400, "invalid")["errors"]
+    assert (
+        "invisible"
+        in assert_json_error(clients["alice"].patch(MY_PRESENCE, body, format="json"), 400, "invalid")["errors"]
+    )
     assert users_table() == before
 
 
@@ -184,8 +196,11 @@ def test_a_cursor_ahead_of_the_server_is_a_json_400_not_a_silent_gap(people, shi
     users, clients = people
     issued = clients["olga"].get(FEED).json()["cursor"]
     micros, floor, in_flight = issued.split(".")
-    ahead = (f"{micros}.{int(floor) + 10**6}.{in_flight}" if shift == "positions"
-             else f"{int(micros) + 3600 * 10**6}.{floor}.{in_flight}")
+    ahead = (
+        f"{micros}.{int(floor) + 10**6}.{in_flight}"
+        if shift == "positions"
+        else f"{int(micros) + 3600 * 10**6}.{floor}.{in_flight}"
+    )
 
     assert clients["olga"].get(FEED, {"since": issued}).status_code == 200
     body = assert_json_error(clients["olga"].get(FEED, {"since": ahead}), 400, "invalid")
@@ -243,12 +258,17 @@ def create_with_plain_sql(clients, admin):
         )
 
 
-@pytest.mark.parametrize("create", [
-    create_through_the_api, create_in_the_django_admin, create_with_createsuperuser, create_with_plain_sql,
-], ids=["api", "django_admin", "createsuperuser", "plain_sql"])
-def test_a_user_created_after_the_cursor_shows_up_once_for_ordinary_and_staff_viewers(
-    people, django_admin, create
-):
+@pytest.mark.parametrize(
+    "create",
+    [
+        create_through_the_api,
+        create_in_the_django_admin,
+        create_with_createsuperuser,
+        create_with_plain_sql,
+    ],
+    ids=["api", "django_admin", "createsuperuser", "plain_sql"],
+)
+def test_a_user_created_after_the_cursor_shows_up_once_for_ordinary_and_staff_viewers(people, django_admin, create):
     """A new account is in the next poll, offline, without waiting for its first login; and only once."""
     users, clients = people
     olga_cursor = clients["olga"].get(FEED).json()["cursor"]
@@ -264,8 +284,15 @@ def test_a_user_created_after_the_cursor_shows_up_once_for_ordinary_and_staff_vi
     boss_sees = clients["boss"].get(FEED, {"since": boss_cursor}).json()
     assert entries(boss_sees) == {
         "dave": {
-            "id": dave.pk, "username": "dave", "first_name": "", "last_name": "", "online_status": "offline",
-            "email": "dave@example.com", "is_staff": dave.is_staff, "is_active": True, "invisible": False,
+            "id": dave.pk,
+            "username": "dave",
+            "first_name": "",
+            "last_name": "",
+            "online_status": "offline",
+            "email": "dave@example.com",
+            "is_staff": dave.is_staff,
+            "is_active": True,
+            "invisible": False,
         }
     }
     assert clients["olga"].get(FEED, {"since": olga_sees["cursor"]}).json()["users"] == []
@@ -280,7 +307,10 @@ def test_seed_demo_users_show_up_in_the_feed(make_user, device):
 
     seen = entries(olga.get(FEED, {"since": cursor}).json())
     assert {name: entry["online_status"] for name, entry in seen.items()} == {
-        "admin": "offline", "alice": "offline", "bob": "offline", "carol": "offline"
+        "admin": "offline",
+        "alice": "offline",
+        "bob": "offline",
+        "carol": "offline",
     }
     assert (seen["alice"]["first_name"], seen["alice"]["last_name"]) == ("Alice", "Archer")
 
@@ -299,7 +329,9 @@ def test_a_rename_shows_up_for_everyone_with_presence_unchanged(people):
         seen = entries(clients[viewer].get(FEED, {"since": cursor}).json())
         assert list(seen) == ["alice"], viewer
         assert (seen["alice"]["first_name"], seen["alice"]["last_name"], seen["alice"]["online_status"]) == (
-            "Alicia", "Abbott", "online"
+            "Alicia",
+            "Abbott",
+            "online",
         )
 
 
@@ -334,8 +366,14 @@ def test_deactivating_and_reactivating_an_offline_user_shows_up_for_staff(people
 def change_form(user: User, **changes) -> dict:
     """The Django admin's change form for `user` as a browser posts it, with `changes` applied."""
     fields = {
-        "username": user.username, "first_name": user.first_name, "last_name": user.last_name, "email": user.email,
-        "is_active": user.is_active, "is_staff": user.is_staff, "is_superuser": user.is_superuser, **changes,
+        "username": user.username,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "email": user.email,
+        "is_active": user.is_active,
+        "is_staff": user.is_staff,
+        "is_superuser": user.is_superuser,
+        **changes,
     }
     data = {name: value for name, value in fields.items() if not isinstance(value, bool)}
     data.update({name: "on" for name, value in fields.items() if value is True})  # ticked checkboxes only
@@ -354,7 +392,10 @@ def test_an_edit_in_the_django_admin_shows_up_and_keeps_presence(people, django_
 
     assert response.status_code == 302, response.content
     seen = entries(clients["olga"].get(FEED, {"since": cursor}).json())
-    assert list(seen) == ["alice"] and (seen["alice"]["last_name"], seen["alice"]["online_status"]) == ("Abbott", "online")
+    assert list(seen) == ["alice"] and (seen["alice"]["last_name"], seen["alice"]["online_status"]) == (
+        "Abbott",
+        "online",
+    )
 
 
 def test_unticking_active_in_the_django_admin_deactivates_like_the_api(people, django_admin):

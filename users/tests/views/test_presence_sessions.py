@@ -1,4 +1,5 @@
 """Presence sessions through HTTP: several devices per user, idle and away, logout of one device, logout-all."""
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -43,7 +44,8 @@ def test_each_login_opens_a_session_labelled_with_its_device(user, device, clock
 
     assert body["online_status"] == "online" and body["invisible"] is False
     assert [(s["device_id"], s["state"], s["current"]) for s in body["sessions"]] == [
-        ("laptop", "active", True), ("phone", "active", False),
+        ("laptop", "active", True),
+        ("phone", "active", False),
     ]
     assert body["sessions"][1]["started_at"] == iso(clock.current)
     assert PresenceSession.objects.filter(user=user, ended_at=None).count() == 2
@@ -88,7 +90,8 @@ def test_logout_of_the_last_device_takes_the_user_offline(user, device, observer
 
     assert response.json()["online_status"] == "offline"
     assert (seen_by(observer, "alice")["online_status"], seen_by(observer, "alice")["last_seen"]) == (
-        "offline", iso(clock.current),
+        "offline",
+        iso(clock.current),
     )
     assert (row(user).online_status, row(user).last_seen) == ("offline", clock.current)
 
@@ -138,7 +141,9 @@ def test_idle_heartbeats_from_every_device_read_away(user, device, observer, clo
     assert seen_by(observer, "alice")["online_status"] == "online"
 
 
-def test_an_active_device_going_silent_leaves_the_user_away_while_an_idle_one_heartbeats(user, device, observer, clock, row):
+def test_an_active_device_going_silent_leaves_the_user_away_while_an_idle_one_heartbeats(
+    user, device, observer, clock, row
+):
     """The active laptop stops, the idle phone keeps beating: away after the timeout, with no sweep; the sweep agrees."""
     laptop, phone = device(user, "laptop"), device(user, "phone")
     for _ in range(5):
@@ -211,7 +216,11 @@ def test_the_sweep_deletes_sessions_ended_or_silent_for_longer_than_the_retentio
     clock.advance(3599)
     phone.post(HEARTBEAT, format="json")
     check_and_mark_offline_users()
-    assert set(PresenceSession.objects.filter(user=user).values_list("device_id", flat=True)) == {"laptop", "phone", "tablet"}
+    assert set(PresenceSession.objects.filter(user=user).values_list("device_id", flat=True)) == {
+        "laptop",
+        "phone",
+        "tablet",
+    }
 
     clock.advance(2)
     check_and_mark_offline_users()

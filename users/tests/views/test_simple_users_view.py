@@ -1,4 +1,5 @@
 """GET /api/users/all-users/ (users/views/simple_users_view.py)."""
+
 from datetime import datetime
 
 import pytest
@@ -53,8 +54,12 @@ def test_all_users_is_an_array_of_public_fields_for_ordinary_users(alice, user, 
     assert [entry["username"] for entry in body] == ["alice", "bob"]
     assert all(set(entry) == PUBLIC_KEYS for entry in body)
     assert body[0] == {
-        "id": user.pk, "username": "alice", "first_name": "Alice", "last_name": "Archer",
-        "online_status": "online", "last_seen": iso(User.objects.get(pk=user.pk).last_seen),
+        "id": user.pk,
+        "username": "alice",
+        "first_name": "Alice",
+        "last_name": "Archer",
+        "online_status": "online",
+        "last_seen": iso(User.objects.get(pk=user.pk).last_seen),
     }
     assert body[1]["online_status"] == "offline" and body[1]["last_seen"] is None
 
@@ -75,7 +80,9 @@ def test_staff_also_get_email_is_staff_and_is_active(boss, user, staff):
 
     assert all(set(entry) == STAFF_KEYS for entry in body.values())
     assert (body["alice"]["email"], body["alice"]["is_staff"], body["alice"]["is_active"]) == (
-        "alice@example.com", False, True,
+        "alice@example.com",
+        False,
+        True,
     )
     assert body["boss"]["is_staff"] is True
 

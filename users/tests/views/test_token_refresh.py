@@ -1,4 +1,5 @@
 """POST /api/users/token/refresh/ (simplejwt's view with users.serializers.auth.SessionTokenRefreshSerializer)."""
+
 from datetime import timedelta
 
 import pytest

@@ -1,4 +1,5 @@
 """Heartbeat, me, and staff user management (users/views/user_management_views.py)."""
+
 import pytest
 from django.db import connection
 
@@ -86,14 +87,15 @@ def test_a_settled_heartbeat_is_a_fixed_handful_of_queries(user, alice, clock, c
 
     assert response.status_code == 200
     sql = [
-        " ".join(q["sql"].split()[:2]).upper() for q in captured.captured_queries
-        if "SAVEPOINT" not in q["sql"].upper()
+        " ".join(q["sql"].split()[:2]).upper() for q in captured.captured_queries if "SAVEPOINT" not in q["sql"].upper()
     ]
     if connection.vendor == "postgresql":
         assert sql == ['SELECT "USERS"."ID",', "WITH SESSION"], captured.captured_queries
         users_update = captured.captured_queries[-1]["sql"]
     else:
-        assert sql == ['SELECT "USERS"."ID",', 'UPDATE "PRESENCE_SESSIONS"', 'UPDATE "USERS"'], captured.captured_queries
+        assert sql == ['SELECT "USERS"."ID",', 'UPDATE "PRESENCE_SESSIONS"', 'UPDATE "USERS"'], (
+            captured.captured_queries
+        )
         (users_update,) = [q["sql"] for q in captured.captured_queries if q["sql"].startswith('UPDATE "users"')]
     # A user already settled online takes the short UPDATE: no change position, no CASE to compile.
     assert "CASE" not in users_update.upper()
@@ -174,8 +176,16 @@ def test_admin_list_returns_every_user_with_account_and_presence_fields(user, st
     body = response.json()
     assert [u["username"] for u in body] == ["alice", "boss"]
     assert set(body[0]) == {
-        "id", "username", "email", "first_name", "last_name", "is_staff", "is_active",
-        "online_status", "last_seen", "date_joined",
+        "id",
+        "username",
+        "email",
+        "first_name",
+        "last_name",
+        "is_staff",
+        "is_active",
+        "online_status",
+        "last_seen",
+        "date_joined",
     }
     assert body[0]["email"] == "alice@example.com" and body[0]["is_active"] is True
     assert body[0]["online_status"] == "offline"  # alice never logged in
@@ -193,21 +203,37 @@ def test_admin_create_makes_an_offline_user_who_can_log_in(boss, api):
     assert response.status_code == 201, response.content
     body = response.json()
     assert "password" not in body
-    assert (body["username"], body["online_status"], body["last_seen"], body["is_active"]) == ("dave", "offline", None, True)
+    assert (body["username"], body["online_status"], body["last_seen"], body["is_active"]) == (
+        "dave",
+        "offline",
+        None,
+        True,
+    )
     stored = User.objects.get(username="dave")
     assert (stored.email, stored.first_name, stored.online_status, stored.last_seen) == (
-        "dave@example.com", "Dave", "offline", None,
+        "dave@example.com",
+        "Dave",
+        "offline",
+        None,
     )
     assert stored.password != "Dave-pass-1234" and stored.check_password("Dave-pass-1234")
-    assert api.post("/api/users/login/", {"username": "dave", "password": "Dave-pass-1234"}, format="json").status_code == 200
+    assert (
+        api.post("/api/users/login/", {"username": "dave", "password": "Dave-pass-1234"}, format="json").status_code
+        == 200
+    )
 
 
 def test_admin_create_ignores_presence_and_activation_fields(boss):
     """online_status, last_seen and is_active are read-only: a new user starts offline and active."""
     response = boss.post(
         ADMIN_USERS,
-        {"username": "erin", "password": "Erin-pass-1234", "online_status": "online",
-         "last_seen": "2030-01-01T00:00:00Z", "is_active": False},
+        {
+            "username": "erin",
+            "password": "Erin-pass-1234",
+            "online_status": "online",
+            "last_seen": "2030-01-01T00:00:00Z",
+            "is_active": False,
+        },
         format="json",
     )
 
@@ -252,7 +278,9 @@ def test_admin_retrieve_of_an_unknown_id_is_a_json_404(boss):
 def test_admin_partial_update_changes_account_fields(boss, user, row):
     """PATCH first_name, email, is_staff: 200 and the row holds the new values."""
     response = boss.patch(
-        f"{ADMIN_USERS}{user.pk}/", {"first_name": "Alicia", "email": "alicia@example.com", "is_staff": True}, format="json"
+        f"{ADMIN_USERS}{user.pk}/",
+        {"first_name": "Alicia", "email": "alicia@example.com", "is_staff": True},
+        format="json",
     )
 
     assert response.status_code == 200, response.content
@@ -282,7 +310,10 @@ def test_admin_update_sets_a_new_password(boss, user, api, row):
 
     assert row(user).check_password("Brand-new-pass-1")
     assert api.post("/api/users/login/", {"username": "alice", "password": PASSWORD}, format="json").status_code == 401
-    assert api.post("/api/users/login/", {"username": "alice", "password": "Brand-new-pass-1"}, format="json").status_code == 200
+    assert (
+        api.post("/api/users/login/", {"username": "alice", "password": "Brand-new-pass-1"}, format="json").status_code
+        == 200
+    )
 
 
 def test_admin_full_update_replaces_fields(boss, user, row):
