@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test install migrate seed clean bench bench-quick wrk
+.PHONY: run test lint install migrate seed clean bench bench-quick wrk
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ run: seed
 ## Run the whole test suite (SQLite and the embedded broker unless DATABASE_URL/REDIS_URL are set).
 test: install
 	$(BIN)/python -m pytest
+
+## Lint: ruff's checks and its formatter (pyproject.toml); `ruff format .` and `ruff check --fix .` mend most findings.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 ## Benchmarks (docs/BENCHMARKS.md): PostgreSQL from DATABASE_URL (the bench uses its own `<name>_bench`
 ## database, created if missing), Redis from REDIS_URL; both default to the local servers.

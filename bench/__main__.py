@@ -6,7 +6,7 @@ import platform
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 
@@ -87,7 +87,7 @@ def main() -> int:
     config.password_hash = make_password(database.SEED_PASSWORD)  # once: every seeded user shares it
     env = dict(os.environ)
     started = time.monotonic()
-    results = {"mode": config.mode, "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    results = {"mode": config.mode, "started_at": datetime.now(UTC).isoformat(timespec="seconds")}
     load_at_start = os.getloadavg()
     phases = results["phase_seconds"] = {}
 

@@ -10,8 +10,8 @@ from bench import database
 from bench.scenarios import latency, ratio, staff_client, timed_gets
 from users.models import PresenceSession, User
 from users.presence import clock as presence_clock
-from users.presence.sequence import Cursor
 from users.presence.selectors import presence_changes
+from users.presence.sequence import Cursor
 from users.presence.session_writes import end_presence_session, refresh_presence_session, start_presence_session
 
 FULL_LIST = "/api/users/all-users/"

@@ -83,9 +83,9 @@ def gunicorn(env: dict, *, workers: int = WORKERS):
                 with urllib.request.urlopen(f"{base}/bench/ping/", timeout=2) as response:
                     if response.status == 200:
                         break
-            except OSError:
+            except OSError as exc:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("gunicorn did not start")
+                    raise RuntimeError("gunicorn did not start") from exc
                 time.sleep(0.2)
         yield base, process
     finally:
@@ -142,7 +142,7 @@ def wrk(
         str(threads),
     ]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
-    line = next(l for l in out.splitlines() if l.startswith("BENCH_JSON "))
+    line = next(text for text in out.splitlines() if text.startswith("BENCH_JSON "))
     result = json.loads(line.removeprefix("BENCH_JSON "))
     if result["non_2xx"] or result["socket_errors"]:
         raise RuntimeError(f"wrk saw failures on {url}: {result}")

@@ -12,8 +12,8 @@ from django.db.models import Q
 from django.test import Client
 
 from bench import database, processes
-from users.models import User
 from users.auth import revocation
+from users.models import User
 from users.presence import clock as presence_clock
 from users.services.simple_online_status import check_and_mark_offline_users
 
@@ -227,7 +227,7 @@ def sweep(cfg) -> list[dict]:
     for count, reps in cfg.sweep_sizes:
         seeded_at = database.seed_users(count, cfg.password_hash)
         # The clock stops at the seeding time, so online users stay fresh however long the runs take.
-        presence_clock.now = lambda: seeded_at
+        presence_clock.now = lambda seeded_at=seeded_at: seeded_at
         methods = {"ours": check_and_mark_offline_users, "raw_update": _raw_sweep}
         if count <= cfg.naive_sweep_max:
             methods["naive"] = _naive_sweep

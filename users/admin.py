@@ -7,9 +7,9 @@ write only the edited columns and move the row in the change sequence so the fee
 """
 
 from django.contrib import admin
-from django.core.exceptions import ValidationError
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.core.exceptions import ValidationError
 
 from users.models import User
 from users.services.accounts import (

@@ -1,6 +1,6 @@
 """The User model (table `users`) with its derived presence fields, one PresenceSession per device or tab, and presence bookkeeping."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
@@ -10,7 +10,7 @@ from django.db.models.sql.compiler import SQLInsertCompiler
 from users.presence import rules, sql
 
 # Stands for "never seen" in the sweep's index, earlier than any real last_seen.
-NEVER_SEEN = datetime(1970, 1, 1, tzinfo=timezone.utc)
+NEVER_SEEN = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def last_seen_or_never() -> Coalesce:
@@ -103,6 +103,9 @@ class RevokedSession(models.Model):
     class Meta:
         db_table = "revoked_sessions"
 
+    def __str__(self) -> str:
+        return self.sid
+
 
 class SweepRecord(models.Model):
     """One row: the last completed presence sweep and running totals, for /healthz and /metrics."""
@@ -116,6 +119,9 @@ class SweepRecord(models.Model):
 
     class Meta:
         db_table = "presence_sweep_record"
+
+    def __str__(self) -> str:
+        return f"sweep finished at {self.finished_at:%Y-%m-%d %H:%M:%S}"
 
 
 class PresenceSession(models.Model):

@@ -28,4 +28,4 @@ class BoundedJSONParser(JSONParser):
         try:
             return super().parse(stream, media_type, parser_context)
         except RecursionError:
-            raise exceptions.ParseError("JSON parse error - nested too deeply.")
+            raise exceptions.ParseError("JSON parse error - nested too deeply.") from None

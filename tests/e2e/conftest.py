@@ -62,7 +62,7 @@ def browser():
 
 
 @pytest.fixture(autouse=True)
-def e2e_presence_intervals(live_env):
+def e2e_presence_intervals(live_env):  # noqa: F811 - the imported fixture, requested by name
     """Seconds-long presence intervals (and no login throttling) for the server and the worker, through the environment."""
     live_env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     live_env.update(
@@ -143,7 +143,7 @@ class Dashboard:
 
 
 @pytest.fixture
-def open_dashboard(browser, live_api, request):
+def open_dashboard(browser, live_api, request):  # noqa: F811 - the imported fixture, requested by name
     """Open the dashboard in a fresh browser context (its own sessionStorage), as a separate person would."""
     contexts = []
     shots = ARTIFACTS / request.node.name

@@ -5,6 +5,7 @@ removed at the end. Binaries are looked up on PATH and under /usr/lib/postgresql
 skips the test with the reason.
 """
 
+import contextlib
 import glob
 import os
 import pwd
@@ -12,7 +13,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -146,10 +146,8 @@ class PostgresCluster:
         self._run(self.pg_ctl, "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def remove(self):
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
             self.stop()
-        except subprocess.CalledProcessError:
-            pass  # already stopped
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

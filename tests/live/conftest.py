@@ -5,6 +5,7 @@ process uses, with the presence intervals shortened to seconds. Every process is
 its own process group and killed with it when the test ends.
 """
 
+import contextlib
 import json
 import os
 import shlex
@@ -16,7 +17,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -77,7 +78,7 @@ def presence_row(username: str) -> tuple[str, str, datetime | None] | None:
     if isinstance(last_seen, str):  # SQLite without type detection
         last_seen = datetime.fromisoformat(last_seen)
     if last_seen is not None and last_seen.tzinfo is None:
-        last_seen = last_seen.replace(tzinfo=dt_timezone.utc)  # stored in UTC (USE_TZ)
+        last_seen = last_seen.replace(tzinfo=UTC)  # stored in UTC (USE_TZ)
     return name, status, last_seen
 
 
@@ -98,7 +99,7 @@ class LiveProcess:
 
     def __init__(self, name: str, argv: list[str], env: dict, log_path: Path):
         self.name, self.argv, self.log_path = name, argv, log_path
-        self._log = open(log_path, "wb")
+        self._log = open(log_path, "wb")  # noqa: SIM115 - the child writes to it until stop() closes it
         self.popen = subprocess.Popen(
             argv,
             cwd=ROOT,
@@ -126,10 +127,8 @@ class LiveProcess:
                 os.killpg(self.popen.pid, sig)
             except ProcessLookupError:
                 break  # the group is gone
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                pass
         self.popen.wait(timeout=10)
         self._log.close()
 
@@ -217,7 +216,7 @@ class Api:
 def live_api(start_process):
     """The Procfile's `web` command on a free port of 127.0.0.1, waited for until /healthz answers 200."""
     port = free_port()
-    argv = [("127.0.0.1:%d" % port if arg.startswith("127.0.0.1:") else arg) for arg in procfile_command("web")]
+    argv = [(f"127.0.0.1:{port}" if arg.startswith("127.0.0.1:") else arg) for arg in procfile_command("web")]
     server = start_process("web", argv)
     api = Api(f"http://127.0.0.1:{port}")
     wait_until_healthy(api, server)

@@ -4,9 +4,9 @@ Without PROMETHEUS_MULTIPROC_DIR each scrape shows the counters of the one worke
 """
 
 import re
-from collections import Counter
 import sys
 import urllib.request
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 

@@ -6,8 +6,8 @@ import uuid
 import pytest
 
 from users.models import PresenceSession, User
-from users.services.accounts import activate_user, deactivate_user
 from users.presence.session_writes import refresh_presence_session, start_presence_session
+from users.services.accounts import activate_user, deactivate_user
 
 pytestmark = pytest.mark.postgres
 

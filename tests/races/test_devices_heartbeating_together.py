@@ -76,9 +76,10 @@ def test_two_devices_swapping_active_and_idle_never_leave_the_user_away(on_postg
     without the lock it could do so from a view taken before the other device's active heartbeat
     committed, writing `away` over it.
     """
+    from rest_framework_simplejwt.tokens import AccessToken
+
     from users.auth.revocation import session_id
     from users.presence.session_writes import refresh_presence_session
-    from rest_framework_simplejwt.tokens import AccessToken
 
     sids = [session_id(AccessToken(login(user)["access"])) for _ in range(2)]
     rounds = 150

@@ -3,16 +3,17 @@ each; no 5xx, and every response conforms to the schema (status code, content ty
 
 import pytest
 import schemathesis
-from schemathesis import checks
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from django.test import Client
-from hypothesis import HealthCheck, given, settings as hypothesis_settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from rest_framework_simplejwt.tokens import RefreshToken
+from schemathesis import checks
 
-from users.models import User
 from users.auth import revocation
+from users.models import User
 
 MAX_EXAMPLES = 15
 

@@ -3,7 +3,7 @@ session's access token; each lifetime configurable from the environment."""
 
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from rest_framework.test import APIClient
@@ -31,7 +31,7 @@ def test_an_access_token_is_accepted_for_five_minutes_and_refused_after(user, lo
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
     # The token's own iat, not the time it is decoded here: on a busy machine those differ by a second.
-    issued = datetime.fromtimestamp(AccessToken(tokens["access"])["iat"], tz=timezone.utc)
+    issued = datetime.fromtimestamp(AccessToken(tokens["access"])["iat"], tz=UTC)
 
     monkeypatch.setattr(jwt_tokens, "aware_utcnow", lambda: issued + timedelta(seconds=299))
     assert client.get("/api/users/me/").status_code == 200

@@ -9,6 +9,7 @@ import json
 import os
 import random
 import time
+from pathlib import Path
 
 from locust import FastHttpUser, between, constant, events, task
 
@@ -18,7 +19,7 @@ REFRESH = float(os.environ["PRESENCE_REFRESH_SECONDS"])
 LEAVE_PROBABILITY = float(os.environ.get("SOAK_LEAVE_PROBABILITY", "0.004"))
 PASSWORD = os.environ["SOAK_PASSWORD"]
 MARGIN = 2.0  # seconds: request latency and clock reads on both sides
-SESSIONS = json.load(open(os.environ["SOAK_TOKENS"]))
+SESSIONS = json.loads(Path(os.environ["SOAK_TOKENS"]).read_text())
 USERS = sorted(name for name in SESSIONS if name.startswith("soak-user-"))
 ADMINS = sorted(name for name in SESSIONS if name.startswith("soak-admin-"))
 

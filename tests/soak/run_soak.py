@@ -125,7 +125,7 @@ def main() -> int:
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    logs = {name: open(OUT / f"{name}.log", "wb") for name in ("gunicorn", "worker", "locust")}
+    logs = {name: open(OUT / f"{name}.log", "wb") for name in ("gunicorn", "worker", "locust")}  # noqa: SIM115 - closed at the end
     started = []
 
     def start(name, argv):

@@ -9,8 +9,8 @@ import os
 
 from django.contrib.auth.hashers import make_password
 
-from users.models import User
 from users.auth.logins import log_in
+from users.models import User
 
 users, admins = int(os.environ["SOAK_USERS"]), int(os.environ["SOAK_ADMINS"])
 password = os.environ["SOAK_PASSWORD"]

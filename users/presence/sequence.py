@@ -11,7 +11,7 @@ On SQLite writers run one at a time, so the horizon is simply the highest stored
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from django.db import connection
 from django.db.models import Case, F, Q, When
@@ -51,7 +51,7 @@ class Cursor:
         if not match:
             raise InvalidCursor(text)
         micros, floor, in_flight = match.groups()
-        read_at = datetime.fromtimestamp(int(micros) / 1_000_000, tz=timezone.utc)
+        read_at = datetime.fromtimestamp(int(micros) / 1_000_000, tz=UTC)
         return cls(read_at, int(floor), tuple(int(x) for x in in_flight.split("-")) if in_flight else ())
 
     def changed_since(self, column: str) -> Q:

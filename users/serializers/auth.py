@@ -39,7 +39,7 @@ class LogoutSerializer(serializers.Serializer):
             # earlier logout is accepted, so a repeated logout is harmless.
             payload = token_backend.decode(value, verify=True)
         except TokenBackendError:
-            raise serializers.ValidationError("Token is invalid or expired.", code="token_not_valid")
+            raise serializers.ValidationError("Token is invalid or expired.", code="token_not_valid") from None
         if payload.get(jwt_settings.TOKEN_TYPE_CLAIM) != "refresh":
             raise serializers.ValidationError("Token is not a refresh token.", code="token_not_valid")
         user = self.context["request"].user

@@ -90,7 +90,7 @@ class PresenceFeedQuerySerializer(serializers.Serializer):
         try:
             return Cursor.parse(value)
         except InvalidCursor:
-            raise serializers.ValidationError("Not a presence cursor from this server.", code="invalid")
+            raise serializers.ValidationError("Not a presence cursor from this server.", code="invalid") from None
 
 
 class PresenceFeedSerializer(serializers.Serializer):

@@ -1,11 +1,11 @@
 """What the tests expect of the API's surface: how times render, what an error body looks like, which writes ran."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def iso(moment: datetime) -> str:
     """A time as the API renders it: ISO 8601 in UTC with a Z suffix."""
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def assert_json_error(response, status: int, code: str | None = None) -> dict:

@@ -49,5 +49,5 @@ class PresenceFeedView(APIView):
                             )
                         ]
                     }
-                )
+                ) from None
         return Response({"cursor": str(cursor), "full": since is None, "users": users})

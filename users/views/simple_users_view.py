@@ -11,10 +11,9 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.views import APIView
 
 from users.api_schema import error_response
-from users.renderers import FastJSONRenderer
-from users.serializers.presence import AllUsersEntrySerializer
-from users.serializers.presence import AllUsersQuerySerializer
 from users.presence.selectors import list_users_for_viewer
+from users.renderers import FastJSONRenderer
+from users.serializers.presence import AllUsersEntrySerializer, AllUsersQuerySerializer
 
 
 @extend_schema(

@@ -29,7 +29,7 @@ class HeartbeatView(APIView):
                 request.user, access_token=request.auth, state=body.validated_data["state"]
             )
         except SessionEnded:
-            raise InvalidToken({"detail": "Token has been revoked.", "code": "token_revoked"})
+            raise InvalidToken({"detail": "Token has been revoked.", "code": "token_revoked"}) from None
         return Response({"online_status": status_now, "last_seen": last_seen})
 
 

@@ -10,7 +10,9 @@ viewer's map (every field of every entry but last_seen) must equal a full fetch 
 import itertools
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from conftest import PASSWORD

@@ -98,7 +98,8 @@ def test_logout_of_the_last_device_takes_the_user_offline(user, device, observer
 
 def test_both_devices_silent_take_the_user_offline_after_the_timeout(user, device, observer, clock, row):
     """No heartbeat from either device: online until the timeout, offline after it, before and after the sweep."""
-    laptop, phone = device(user, "laptop"), device(user, "phone")
+    device(user, "laptop")
+    phone = device(user, "phone")
     clock.advance(60)
     phone.post(HEARTBEAT, format="json")
     clock.advance(119)
@@ -145,7 +146,8 @@ def test_an_active_device_going_silent_leaves_the_user_away_while_an_idle_one_he
     user, device, observer, clock, row
 ):
     """The active laptop stops, the idle phone keeps beating: away after the timeout, with no sweep; the sweep agrees."""
-    laptop, phone = device(user, "laptop"), device(user, "phone")
+    device(user, "laptop")
+    phone = device(user, "phone")
     for _ in range(5):
         clock.advance(30)
         phone.post(HEARTBEAT, {"state": "idle"}, format="json")
@@ -211,7 +213,8 @@ def test_logout_all_requires_authentication(api, user, device, users_table):
 
 def test_the_sweep_deletes_sessions_ended_or_silent_for_longer_than_the_retention_period(user, device, clock, settings):
     """Sessions logged out, or silent, for PRESENCE_SESSION_RETENTION_SECONDS (3600 here) are deleted by the sweep."""
-    laptop, phone, tablet = device(user, "laptop"), device(user, "phone"), device(user, "tablet")
+    laptop, phone = device(user, "laptop"), device(user, "phone")
+    device(user, "tablet")
     laptop.post(LOGOUT, {}, format="json")
     clock.advance(3599)
     phone.post(HEARTBEAT, format="json")
