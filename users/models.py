@@ -68,12 +68,9 @@ class User(AbstractUser):
     class Meta:
         db_table = "users"
         indexes = [
-            # Serves the sweep and the feed's timeouts: only online and away rows are indexed,
-            # so its cost follows the number of present users, not the size of the table. The expression makes
-            # "silent since the cutoff, or never seen" one index range, and ANALYZE keeps
-            # statistics of it over online rows only: on `last_seen` itself the planner
-            # judged from every row (mostly long-gone offline users), guessed that most
-            # online users were stale, and read every online row (docs/BENCHMARKS.md).
+            # The sweep and the feed's timeouts: only present rows are indexed, so the cost follows
+            # the users online, not the table. The expression makes "silent since the cutoff, or never
+            # seen" one index range, and gives ANALYZE statistics over present rows only.
             models.Index(
                 last_seen_or_never(),
                 name="users_online_last_seen_idx",

@@ -116,11 +116,8 @@ def settled_away(side: dict, at: datetime) -> Q:
 
 
 def unchanged_for_readers(old: dict, new: dict, at: datetime) -> Q:
-    """True when a write cannot change what any reader saw or will see before `at` + the feed margin.
-
-    Such a write needs no new position in the change sequence: the feed finds the row's later
-    timeout from its columns alone.
-    """
+    """True when a write from `old` to `new` changes nothing any reader sees before `at` + FEED_MARGIN."""
+    # Such a write needs no new change position: the feed finds the row's later timeout from its columns.
     return (
         (settled_online(old, at) & settled_online(new, at))
         | (settled_away(old, at) & settled_away(new, at))

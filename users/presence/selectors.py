@@ -76,13 +76,11 @@ def presence_snapshot(viewer: User) -> tuple[Cursor, list[dict]]:
 
 
 def presence_changes(viewer: User, since: Cursor) -> tuple[Cursor, list[dict]]:
-    """The users whose presence, as `viewer` sees it, changed after `since`, and the next cursor.
-
-    Two kinds of change: writes, found by their position in the change sequence, and timeouts,
-    which no write marks: the users whose last heartbeat (or last active one) fell into the window
-    between the cursor's clock and now, started FEED_MARGIN early so a slow commit or a skewed
-    clock costs a repeat, not a miss. InvalidCursor if `since` is ahead of this database.
-    """
+    """The users whose presence, as `viewer` sees it, changed after `since`, and the next cursor; InvalidCursor if ahead."""
+    # Two kinds of change: writes, found by their position in the change sequence, and timeouts,
+    # which no write marks: users whose last heartbeat (or last active one) fell into the window
+    # between the cursor's clock and now, started FEED_MARGIN early so that a slow commit or a
+    # skewed clock costs a repeat, not a miss.
     at = clock.now()
     cursor = sequence.horizon(at)
     sequence.ensure_issued_before(since, cursor, clock.FEED_MARGIN)

@@ -65,11 +65,9 @@ def settled_heartbeat(user_id: int, sid: str, at: datetime, settled: datetime) -
 
 # --- UPDATE … RETURNING ---------------------------------------------------------------------------
 def update_returning(queryset, **values) -> list[tuple[int, str]]:
-    """queryset.update(**values) as the very same single statement, returning each changed row's id and new status.
-
-    The rows feed one log line per status transition; reading them first would take a second
-    statement and reopen the race that the single UPDATE closes.
-    """
+    """queryset.update(**values) as the very same single statement, returning each changed row's id and new status."""
+    # The rows feed one log line per status transition; reading them first would take a second
+    # statement and reopen the race that the single UPDATE closes.
     query = queryset.query.chain(UpdateQuery)
     query.add_update_values(values)
     sql, params = query.get_compiler(queryset.db).as_sql()

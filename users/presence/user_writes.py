@@ -69,12 +69,10 @@ def write_online_if_session_open(user_id: int, sid: str, at: datetime) -> bool:
 
 
 def raise_settled_online(user_id: int, at: datetime) -> bool:
-    """The usual heartbeat's user write: a user settled online stays so, times raised, with no new change position.
-
-    online_now() for such a row, minus its CASE expressions, whose compiling cost the heartbeat more
-    Python than the rest of the request. The WHERE is re-checked under the row lock, so a row that a
-    racing logout or sweep has just changed matches nothing and the caller falls back to online_now().
-    """
+    """A user settled online stays so: times raised, no new change position; False if not settled (use write_online)."""
+    # online_now() for such a row minus its CASE expressions, whose compiling cost the heartbeat more
+    # Python than the rest of the request. The WHERE is re-checked under the row lock, so a row that a
+    # racing logout or sweep has just changed matches nothing and the caller falls back to online_now().
     settled = User.objects.filter(settled_online(row_columns(), at), pk=user_id, is_active=True)
     return bool(settled.update(last_seen=Greatest(F("last_seen"), moment(at)), last_active=_raised("last_active", at)))
 

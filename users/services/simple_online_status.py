@@ -37,12 +37,10 @@ def mark_users_offline(user_ids: Iterable[int], *, reason: str) -> int:
 
 
 def update_user_last_seen(user_id: int, sid: str | None = None) -> datetime | None:
-    """Activity of an authenticated request: refresh the session `sid` and the user row, each at most once per touch interval.
-
-    A request under an active session counts as activity like an active heartbeat, so a client that
-    only polls stays online; one under an idle session only proves the device is there. The stored
-    status never changes here.
-    """
+    """An authenticated request: refresh session `sid` and the user row, each at most once per touch interval."""
+    # A request under an active session is activity like an active heartbeat, so a client that only
+    # polls stays online; one under an idle session only proves the device is there. The stored
+    # status never changes here.
     at = clock.now()
     active = bool(sid) and touch_presence_session(sid, at, state=ACTIVE)
     if sid and not active:
