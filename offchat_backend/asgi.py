@@ -1,9 +1,18 @@
-"""ASGI entry point; defaults to the production settings."""
+"""ASGI entry point: the API over HTTP and the presence socket; defaults to the production settings."""
 
 import os
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "offchat_backend.settings.production")
+# Django's apps load before anything imports models (the socket's routing does).
+django_application = get_asgi_application()
 
-application = get_asgi_application()
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+
+from users.sockets.origin import PresenceOriginValidator  # noqa: E402
+from users.sockets.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {"http": django_application, "websocket": PresenceOriginValidator(URLRouter(websocket_urlpatterns))}
+)

@@ -17,6 +17,7 @@ DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 
 INSTALLED_APPS = [
+    "daphne",  # first: its runserver serves HTTP and the presence socket on one port
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -29,6 +30,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_prometheus",
     "drf_spectacular",
+    "channels",
     "drf_spectacular_sidecar",  # Swagger UI's assets, served from here instead of a CDN
     "users",
     "dashboard",
@@ -52,6 +54,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "offchat_backend.urls"
 WSGI_APPLICATION = "offchat_backend.wsgi.application"
+ASGI_APPLICATION = "offchat_backend.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
@@ -121,12 +124,34 @@ else:
         }
     }
 
+# --- Channel layer (the presence socket's cross-process messages) ----------
+if REDIS_URL:
+    # socket_timeout above the layer's 5 s blocking pop: redis-py's default equals it, and
+    # channels-redis 4.3 then kills consumers with TimeoutError after 5 s.
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 10, "socket_connect_timeout": 0.5}],
+                "prefix": "offchat",
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
 # --- Presence -------------------------------------------------------------
 PRESENCE_TIMEOUT_SECONDS = env.int("PRESENCE_TIMEOUT_SECONDS", default=120)
 PRESENCE_SWEEP_SECONDS = env.int("PRESENCE_SWEEP_SECONDS", default=60)
 PRESENCE_TOUCH_SECONDS = env.int("PRESENCE_TOUCH_SECONDS", default=15)
 PRESENCE_HEARTBEAT_SECONDS = env.int("PRESENCE_HEARTBEAT_SECONDS", default=30)
 PRESENCE_REFRESH_SECONDS = env.int("PRESENCE_REFRESH_SECONDS", default=10)
+# The presence socket (docs/PRESENCE.md): how often each server process reads the feed and pushes
+# it, how long a new socket has to authenticate, and how long a closed session's last socket may
+# stay away (a page reload) before the session stops counting.
+PRESENCE_PUSH_SECONDS = env.float("PRESENCE_PUSH_SECONDS", default=0.5)
+PRESENCE_WS_AUTH_SECONDS = env.float("PRESENCE_WS_AUTH_SECONDS", default=5)
+PRESENCE_DISCONNECT_GRACE_SECONDS = env.float("PRESENCE_DISCONNECT_GRACE_SECONDS", default=10)
 # /healthz fails "beat" when no sweep completed for this long (three missed sweeps by default).
 HEALTHZ_BEAT_MAX_AGE_SECONDS = env.int("HEALTHZ_BEAT_MAX_AGE_SECONDS", default=3 * PRESENCE_SWEEP_SECONDS + 30)
 

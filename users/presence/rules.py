@@ -110,6 +110,11 @@ SETTLED_ONLINE_SQL = (
 )
 
 
+# A row present (online or away) whose last_seen counts up to `at` + FEED_MARGIN: raising last_seen
+# alone, as an idle device's activity does, changes no status a reader can see.
+SETTLED_PRESENT_SQL = "users.online_status IN (%(online)s, %(away)s) AND users.last_seen >= %(settled)s"
+
+
 def settled_away(side: dict, at: datetime) -> Q:
     """`side` reads away at every instant up to `at` + FEED_MARGIN."""
     return Q(Exact(side["status"], AWAY)) & Q(_at_least(side["last_seen"], clock.settled_cutoff(at)))

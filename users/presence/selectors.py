@@ -97,6 +97,17 @@ def presence_changes(viewer: User, since: Cursor) -> tuple[Cursor, list[dict]]:
     return cursor, _rows(viewer, _for_viewer(viewer, User.objects.filter(changed), at))
 
 
+def sessions_ended_since(at: datetime) -> set[str]:
+    """The sessions ended (logout, logout-all, deactivation) at or after `at`: their sockets must close."""
+    # Served by the partial index on ended_at; a window, not a list of held sids, so the query's
+    # cost does not grow with the sockets a process holds.
+    return set(PresenceSession.objects.filter(ended_at__gte=at).values_list("sid", flat=True))
+
+
+# The presence socket's path (users/sockets/protocol.py keeps the rest of its wire format).
+SOCKET_PATH = "/ws/presence/"
+
+
 def presence_settings() -> dict:
     """The intervals a client needs, so no frontend hard-codes them."""
     return {
@@ -104,6 +115,7 @@ def presence_settings() -> dict:
         "refresh_seconds": settings.PRESENCE_REFRESH_SECONDS,
         "timeout_seconds": settings.PRESENCE_TIMEOUT_SECONDS,
         "idle_seconds": settings.PRESENCE_IDLE_SECONDS,
+        "websocket": SOCKET_PATH,
     }
 
 

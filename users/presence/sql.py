@@ -6,7 +6,7 @@ from django.db import connection, connections
 from django.db.models import CharField, Func
 from django.db.models.sql import UpdateQuery
 
-from users.presence.rules import ACTIVE, ONLINE, SETTLED_ONLINE_SQL
+from users.presence.rules import ACTIVE, AWAY, ONLINE, SETTLED_ONLINE_SQL, SETTLED_PRESENT_SQL
 
 # --- Change positions (presence/sequence.py) ------------------------------------------------------
 # PostgreSQL: the id of the writing transaction, a 64-bit counter that never wraps.
@@ -61,6 +61,49 @@ def settled_heartbeat(user_id: int, sid: str, at: datetime, settled: datetime) -
         cursor.execute(SETTLED_HEARTBEAT, params)
         session_refreshed, user_raised = cursor.fetchone()
     return bool(session_refreshed), bool(user_raised)
+
+
+# --- The live sockets' touch, in one statement per server process (PostgreSQL) --------------------
+# Every open session that holds a socket here gets last_seen = now, and each of their users is raised
+# the way their heartbeat would raise them (last_active too if one of the sessions is active), but
+# only where no reader can tell (settled), so no change position is needed. Rows another transaction
+# holds are skipped (a best-effort write never waits), and those users come back in the next touch.
+# The rows returned are the users it could lock but not raise, settled in Python by the general path
+# (a user just coming back; rare while a socket keeps them fresh).
+LIVE_SESSIONS_TOUCH = f"""
+WITH locked AS (
+    SELECT sid FROM presence_sessions
+    WHERE sid = ANY(%(sids)s) AND ended_at IS NULL
+    FOR UPDATE SKIP LOCKED
+), session AS (
+    UPDATE presence_sessions SET last_seen = GREATEST(presence_sessions.last_seen, %(at)s)
+    FROM locked WHERE presence_sessions.sid = locked.sid
+    RETURNING presence_sessions.user_id, presence_sessions.sid, presence_sessions.state
+), touched AS (
+    SELECT user_id, bool_or(state = %(active)s) AS active FROM session GROUP BY user_id
+), lockable AS (
+    SELECT users.id FROM users WHERE users.id IN (SELECT user_id FROM touched) FOR UPDATE SKIP LOCKED
+), person AS (
+    UPDATE users
+    SET last_seen = GREATEST(users.last_seen, %(at)s),
+        last_active = CASE WHEN touched.active
+            THEN GREATEST(COALESCE(users.last_active, %(at)s), %(at)s) ELSE users.last_active END
+    FROM touched
+    WHERE users.id = touched.user_id AND users.is_active AND users.id IN (SELECT id FROM lockable)
+      AND ((touched.active AND {SETTLED_ONLINE_SQL}) OR (NOT touched.active AND {SETTLED_PRESENT_SQL}))
+    RETURNING users.id
+)
+SELECT session.user_id, session.sid, session.state FROM session
+WHERE session.user_id IN (SELECT id FROM lockable) AND session.user_id NOT IN (SELECT id FROM person)
+"""
+
+
+def live_sessions_touch(sids: list[str], at: datetime, settled: datetime) -> list[tuple[int, str, str]]:
+    """Run LIVE_SESSIONS_TOUCH: the (user id, sid, state) of touched sessions whose user still needs a write."""
+    params = {"sids": sids, "at": at, "active": ACTIVE, "online": ONLINE, "away": AWAY, "settled": settled}
+    with connection.cursor() as cursor:
+        cursor.execute(LIVE_SESSIONS_TOUCH, params)
+        return [tuple(row) for row in cursor.fetchall()]
 
 
 # --- UPDATE … RETURNING ---------------------------------------------------------------------------

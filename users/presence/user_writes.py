@@ -33,7 +33,8 @@ def moment(at: datetime | None) -> Value:
     return Value(at, output_field=DateTimeField())
 
 
-def _raised(column: str, at: datetime) -> Greatest:
+def raised(column: str, at: datetime) -> Greatest:
+    """`column` moved forward to `at` (never back); NULL becomes `at`."""
     return Greatest(Coalesce(F(column), moment(at)), moment(at))
 
 
@@ -43,8 +44,8 @@ def online_now(at: datetime) -> dict:
     return {
         **new_positions(new, at),
         "online_status": ONLINE,
-        "last_seen": _raised("last_seen", at),
-        "last_active": _raised("last_active", at),
+        "last_seen": raised("last_seen", at),
+        "last_active": raised("last_active", at),
     }
 
 
@@ -74,7 +75,7 @@ def raise_settled_online(user_id: int, at: datetime) -> bool:
     # Python than the rest of the request. The WHERE is re-checked under the row lock, so a row that a
     # racing logout or sweep has just changed matches nothing and the caller falls back to online_now().
     settled = User.objects.filter(settled_online(row_columns(), at), pk=user_id, is_active=True)
-    return bool(settled.update(last_seen=Greatest(F("last_seen"), moment(at)), last_active=_raised("last_active", at)))
+    return bool(settled.update(last_seen=Greatest(F("last_seen"), moment(at)), last_active=raised("last_active", at)))
 
 
 def write_offline(user_id: int, at: datetime) -> bool:
@@ -97,7 +98,7 @@ def touch_user(user_id: int, at: datetime, *, active: bool) -> bool:
     """Refresh last_seen (and last_active, for activity of an active session) unless fresher than the touch interval."""
     # The freshness test is in the WHERE clause, so two processes racing to touch the same user
     # write once and last_seen never moves backwards. The stored status is never changed here.
-    last_active = _raised("last_active", at) if active else F("last_active")
+    last_active = raised("last_active", at) if active else F("last_active")
     new = {"status": F("online_status"), "last_seen": moment(at), "last_active": last_active}
     stale = Q(last_seen__isnull=True) | Q(last_seen__lt=clock.touch_cutoff(at))
     return bool(

@@ -15,6 +15,9 @@ class PresenceSettingsSerializer(serializers.Serializer):
     idle_seconds = serializers.IntegerField(
         help_text="Without keyboard or pointer input for this long, send heartbeats with state `idle`."
     )
+    websocket = serializers.CharField(
+        help_text="The presence socket's path on this host (ws:// or wss://): pushes instead of polls, no heartbeats."
+    )
 
 
 class HeartbeatSerializer(serializers.Serializer):

@@ -1,0 +1,92 @@
+"""The presence socket (docs/PRESENCE.md): authenticates, turns client messages into heartbeats, hands pushes to the hub."""
+
+import asyncio
+import logging
+
+import orjson
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.db import DatabaseError
+from rest_framework.exceptions import AuthenticationFailed
+
+from users.auth import revocation
+from users.auth.logins import SessionEnded, connect_socket, heartbeat
+from users.sockets import protocol
+from users.sockets.hub import hub
+
+logger = logging.getLogger(__name__)
+
+
+class PresenceConsumer(AsyncWebsocketConsumer):
+    """One client socket; pushes come from the hub, which reads the feed, so no channel-layer group is joined."""
+
+    # A group per socket stalled channels-redis near 5k sockets; the hub needs none.
+    channel_layer_alias = None
+
+    async def connect(self):
+        self.user = self.token = self.sid = None
+        self.ended_sids: set[str] = set()
+        self.budget = protocol.MessageBudget()
+        await self.accept()
+        self.auth_timer = asyncio.get_running_loop().call_later(
+            settings.PRESENCE_WS_AUTH_SECONDS, lambda: asyncio.ensure_future(self.close(protocol.NOT_AUTHENTICATED))
+        )
+
+    async def disconnect(self, code):
+        self.auth_timer.cancel()
+        if self.sid is not None:
+            hub().leave(self)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if not self.budget.spend():
+            await self.close(protocol.TOO_MANY)
+            return
+        if text_data is None:
+            await self._send(protocol.error("binary_unsupported", "Messages are JSON text frames."))
+            return
+        if len(text_data) > protocol.MAX_MESSAGE_CHARS:
+            await self.close(protocol.TOO_LARGE)
+            return
+        try:
+            message = protocol.parse(text_data)
+        except protocol.ProtocolError as exc:
+            await self._send(protocol.error(exc.code, exc.detail))
+            return
+        kind = message["type"]
+        if kind == protocol.PING:
+            await self._send(protocol.PONG)
+        elif kind == protocol.AUTH:
+            await self._authenticate(message)
+        elif self.user is None:
+            await self._send(protocol.error("not_authenticated", 'Send {"type": "auth", "access": ...} first.'))
+        else:
+            await self._heartbeat(message["state"])
+
+    async def _authenticate(self, message: dict) -> None:
+        if self.user is not None:
+            await self._send(protocol.error("already_authenticated", "This socket is authenticated already."))
+            return
+        try:
+            self.user, self.token = await database_sync_to_async(connect_socket)(message["access"])
+        except (AuthenticationFailed, SessionEnded):
+            await self.close(protocol.NOT_AUTHENTICATED)
+            return
+        except DatabaseError:
+            logger.warning("presence socket auth: database unavailable")
+            await self.close(protocol.UNAVAILABLE)
+            return
+        self.auth_timer.cancel()
+        self.sid = revocation.session_id(self.token)
+        hub().join(self, message["since"])
+
+    async def _heartbeat(self, state: str) -> None:
+        try:
+            await database_sync_to_async(heartbeat)(self.user, access_token=self.token, state=state)
+        except SessionEnded:
+            await self.close(protocol.NOT_AUTHENTICATED)
+        except DatabaseError:
+            await self._send(protocol.error("unavailable", "The server cannot record this now; try again."))
+
+    async def _send(self, message: dict) -> None:
+        await self.send(text_data=orjson.dumps(message).decode())

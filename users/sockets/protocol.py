@@ -1,0 +1,89 @@
+"""The presence socket's wire format: its path, close codes, limits, and the messages each side sends."""
+
+import json
+import time
+from dataclasses import dataclass, field
+
+from users.presence.rules import SESSION_STATES
+from users.presence.selectors import SOCKET_PATH
+
+PATH = SOCKET_PATH
+
+# Close codes (4000-4999 are the application's own; RFC 6455 keeps 1009/1013 for the server,
+# but browsers and autobahn refuse an application closing with them, so ours mirror HTTP instead).
+NOT_AUTHENTICATED = 4401  # missing, bad, expired or revoked token; a logout or deactivation
+TOO_LARGE = 4413  # a frame over MAX_MESSAGE_CHARS
+TOO_MANY = 4429  # more messages than MessageBudget allows
+UNAVAILABLE = 4503  # the server cannot reach its database; reconnect with backoff
+
+# A client message is a few dozen bytes; an access token is under 1 KB.
+MAX_MESSAGE_CHARS = 4096
+
+# Client -> server message types, and the fields each one takes.
+AUTH, STATE, PING = "auth", "state", "ping"
+PONG = {"type": "pong"}
+
+
+class ProtocolError(ValueError):
+    """A client message the protocol does not allow; `code` names why, for the error message."""
+
+    def __init__(self, code: str, detail: str):
+        super().__init__(detail)
+        self.code, self.detail = code, detail
+
+
+def error(code: str, detail: str) -> dict:
+    """The error message: the socket stays open and nothing was changed."""
+    return {"type": "error", "code": code, "detail": detail}
+
+
+def presence(cursor, full: bool, users: list[dict]) -> dict:
+    """A push: the feed's body (GET /api/users/presence/) plus its type."""
+    return {"type": "presence", "cursor": str(cursor), "full": full, "users": users}
+
+
+def parse(text: str) -> dict:
+    """A client's text frame as a checked message: {"type": auth|state|ping, ...}; ProtocolError otherwise."""
+    try:
+        message = json.loads(text)
+    except ValueError:
+        raise ProtocolError("invalid_json", "Messages are JSON objects.") from None
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        raise ProtocolError("invalid_message", 'Messages are JSON objects with a "type".')
+    kind = message["type"]
+    if kind == AUTH:
+        access, since = message.get("access"), message.get("since")
+        if not isinstance(access, str) or not access:
+            raise ProtocolError("invalid_message", 'auth needs "access": an access token.')
+        if since is not None and not isinstance(since, str):
+            raise ProtocolError("invalid_message", '"since" is a cursor string.')
+        return {"type": AUTH, "access": access, "since": since or None}
+    if kind == STATE:
+        if message.get("state") not in SESSION_STATES:
+            raise ProtocolError("invalid_message", f'state needs "state": one of {", ".join(SESSION_STATES)}.')
+        return {"type": STATE, "state": message["state"]}
+    if kind == PING:
+        return {"type": PING}
+    raise ProtocolError("unknown_type", f"Unknown message type; expected {AUTH}, {STATE} or {PING}.")
+
+
+@dataclass
+class MessageBudget:
+    """A token bucket per socket: `burst` messages at once, then `per_second`; a client over it is cut off."""
+
+    burst: float = 20
+    per_second: float = 1
+    _tokens: float = field(default=-1.0)
+    _at: float = field(default_factory=time.monotonic)
+
+    def spend(self) -> bool:
+        """Take one message from the budget; False when it is spent."""
+        now = time.monotonic()
+        if self._tokens < 0:
+            self._tokens = self.burst
+        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.per_second)
+        self._at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
