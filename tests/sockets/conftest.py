@@ -87,6 +87,14 @@ class Socket:
             self.view.update({user["id"]: user for user in message["users"]})
         return message
 
+    def next(self, kind: str, timeout: float = PUSH_WAIT) -> dict:
+        """The next message of type `kind`, applying any push that comes first."""
+        deadline = time.monotonic() + timeout
+        while True:
+            message = self.recv(timeout=max(0.05, deadline - time.monotonic()))
+            if message.get("type") == kind:
+                return message
+
     def auth(self, access: str, since: str | None = None) -> dict:
         """Authenticate; returns the first presence message."""
         self.send({"type": "auth", "access": access, **({"since": since} if since else {})})

@@ -33,16 +33,17 @@ def authed(server, sockets, user):
 def test_a_malformed_frame_gets_an_error_and_changes_nothing(authed, user, frame, code):
     before = User.objects.values("online_status", "last_active").get(pk=user.pk)
     authed.send(frame)
-    assert authed.recv() == {"type": "error", "code": code, "detail": authed.messages[-1]["detail"]}
+    error = authed.next("error")
+    assert error["code"] == code and error["detail"]
     authed.send({"type": "ping"})
-    assert authed.recv() == {"type": "pong"}
+    assert authed.next("pong") == {"type": "pong"}
     assert User.objects.values("online_status", "last_active").get(pk=user.pk) == before
 
 
 def test_a_second_auth_is_refused(authed, server, make_user):
     other = make_user(username="other")
     authed.send({"type": "auth", "access": log_in(server, other)["access"]})
-    assert authed.recv()["code"] == "already_authenticated"
+    assert authed.next("error")["code"] == "already_authenticated"
 
 
 def test_an_oversize_frame_closes_with_4413(authed):

@@ -57,14 +57,14 @@ def test_a_logged_out_token_is_closed_with_4401(server, sockets, user):
 def test_no_auth_within_the_limit_is_closed_with_4401(server, sockets):
     socket = sockets(server)
     socket.send({"type": "ping"})
-    assert socket.recv() == {"type": "pong"}
+    assert socket.next("pong") == {"type": "pong"}
     assert socket.close_code(timeout=AUTH_SECONDS + 5) == 4401
 
 
 def test_messages_before_auth_are_refused_without_closing(server, sockets, user):
     socket = sockets(server)
     socket.send({"type": "state", "state": "active"})
-    assert socket.recv()["code"] == "not_authenticated"
+    assert socket.next("error")["code"] == "not_authenticated"
     user.refresh_from_db()
     assert user.online_status == "offline"
 
@@ -86,7 +86,7 @@ def test_ping_gets_pong(server, sockets, user):
     socket = sockets(server)
     socket.auth(log_in(server, user)["access"])
     socket.send({"type": "ping"})
-    assert socket.recv() == {"type": "pong"}
+    assert socket.next("pong") == {"type": "pong"}
 
 
 def test_a_resume_from_a_cursor_sends_only_what_changed_since(server, sockets, user, staff, make_user):
