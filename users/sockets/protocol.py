@@ -2,7 +2,7 @@
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from users.presence.rules import SESSION_STATES
 from users.presence.selectors import SOCKET_PATH
@@ -73,14 +73,13 @@ class MessageBudget:
 
     burst: float = 20
     per_second: float = 1
-    _tokens: float = field(default=-1.0)
-    _at: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self):
+        self._tokens, self._at = self.burst, time.monotonic()
 
     def spend(self) -> bool:
         """Take one message from the budget; False when it is spent."""
         now = time.monotonic()
-        if self._tokens < 0:
-            self._tokens = self.burst
         self._tokens = min(self.burst, self._tokens + (now - self._at) * self.per_second)
         self._at = now
         if self._tokens < 1:
