@@ -30,6 +30,8 @@ from users.sockets import protocol
 
 logger = logging.getLogger(__name__)
 STAFF, OTHERS = True, False
+# The feed repeats an entry for at most its margin after the change: remember twice that.
+REPEAT_SECONDS = 2 * clock.FEED_MARGIN.total_seconds()
 
 
 @dataclass
@@ -62,7 +64,11 @@ class PresenceHub:
         self.by_sid: dict[str, set] = {}
         self.closed: dict[str, tuple[int, datetime]] = {}
         self.ends_checked_at = clock.now()
-        self.next_touch = 0.0
+        self.next_touch = clock.now()
+        self.cycles = 0  # cycles completed, for tests that wait for the hub
+        # What each class was last sent per user, for REPEAT_SECONDS: the feed sends a timeout again
+        # on every read within its margin, and a push that repeats an entry is left out.
+        self.sent: dict[bool, dict[int, tuple[float, dict]]] = {STAFF: {}, OTHERS: {}}
         self.failing = False
         self.wake = asyncio.Event()
         # One thread: the cycle's statements run in order on one connection, off the event loop.
@@ -105,8 +111,8 @@ class PresenceHub:
         joiners, self.joining = self.joining, []
         # The hub thread gets copies: the event loop goes on changing the originals meanwhile.
         touch = None
-        if time.monotonic() >= self.next_touch:
-            self.next_touch = time.monotonic() + settings.PRESENCE_TOUCH_SECONDS
+        if clock.now() >= self.next_touch:
+            self.next_touch = clock.now() + timedelta(seconds=settings.PRESENCE_TOUCH_SECONDS)
             touch = sorted(self.by_sid)
         reads = {staff: cursor for staff, cursor in self.cursors.items() if cursor is not None and self.members[staff]}
         work = Work(joiners, reads, dict(self.closed), touch)
@@ -117,7 +123,7 @@ class PresenceHub:
                 logger.exception("presence hub cycle failed; retrying every %ss", settings.PRESENCE_PUSH_SECONDS)
             self.failing = True
             if touch is not None:
-                self.next_touch = 0.0
+                self.next_touch = clock.now()
             await self._send_all([c for c, _ in joiners], None, close=protocol.UNAVAILABLE)
             return
         if self.failing:
@@ -127,6 +133,7 @@ class PresenceHub:
             if self.closed.get(sid) == closed:
                 del self.closed[sid]
         await self._apply(done)
+        self.cycles += 1
 
     def _read(self, work: "Work") -> Cycle:
         """All of a cycle's database work (hub thread)."""
@@ -172,6 +179,7 @@ class PresenceHub:
                 await consumer.close(code=protocol.NOT_AUTHENTICATED)
         for staff, (cursor, users) in done.pushes.items():
             self.cursors[staff] = cursor
+            users = self._unsent(staff, users)
             if users:
                 await self._send_all(list(self.members[staff]), protocol.presence(cursor, False, users))
         for consumer, cursor, full, users in done.admitted:
@@ -179,6 +187,12 @@ class PresenceHub:
                 continue  # closed while its first read ran
             staff = bool(consumer.user.is_staff)
             await self._send_all([consumer], protocol.presence(cursor, full, users))
+            # A user this joiner holds differently from what its class last sent (changed and changed
+            # back between two reads) must not be left out of the next push as a repeat.
+            held = {user["id"]: user for user in users}
+            sent = self.sent[staff]
+            for user_id in [i for i, (_, entry) in sent.items() if held.get(i, entry) != entry]:
+                del sent[user_id]
             self.members[staff].add(consumer)
             # The class reads from the oldest cursor it must serve: a joiner read after it, so repeats, never misses.
             if self.cursors[staff] is None:
@@ -186,6 +200,17 @@ class PresenceHub:
         for staff, members in self.members.items():
             if not members:
                 self.cursors[staff] = None  # nobody to read for
+                self.sent[staff].clear()
+
+    def _unsent(self, staff: bool, users: list[dict]) -> list[dict]:
+        """The entries of `users` that differ from what the class was last sent; remembers them."""
+        now, sent = time.monotonic(), self.sent[staff]
+        fresh = [user for user in users if sent.get(user["id"], (0, None))[1] != user]
+        for user in users:
+            sent[user["id"]] = (now, user)
+        for user_id in [i for i, (at, _) in sent.items() if now - at > REPEAT_SECONDS]:
+            del sent[user_id]
+        return fresh
 
     async def _send_all(self, consumers, message: dict | None, *, close: int | None = None) -> None:
         text = orjson.dumps(message).decode() if message is not None else None
@@ -197,6 +222,16 @@ class PresenceHub:
                     await consumer.close(code=close)
             except Exception:  # a socket that went away mid-send is the disconnect handler's business
                 logger.debug("presence push to a closing socket failed", exc_info=True)
+
+    async def stop(self) -> None:
+        """Stop the cycle and close the hub thread's database connection (tests; a server just exits)."""
+        self.task.cancel()
+        await asyncio.get_running_loop().run_in_executor(self.executor, _close_connection)
+        self.executor.shutdown(wait=False)
+
+
+def _close_connection() -> None:
+    connection.close()  # looked up on the calling thread: the hub thread's own connection
 
 
 def _viewer(staff: bool) -> User:
