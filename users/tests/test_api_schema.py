@@ -85,12 +85,12 @@ def test_staff_routes_document_403_and_object_routes_404(schema):
         assert ("404" in operation["responses"]) == ("{id}" in path), (path, method)
 
 
-def test_the_login_answer_documents_the_presence_intervals(schema):
+def test_the_login_answer_documents_the_presence_intervals_and_the_socket(schema):
     login = schema["paths"]["/api/users/login/"]["post"]["responses"]
     assert login["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/LoginResponse"}
     assert set(login) >= {"200", "400", "401"}
     presence = schema["components"]["schemas"]["PresenceSettings"]["properties"]
-    assert set(presence) == {"heartbeat_seconds", "refresh_seconds", "timeout_seconds", "idle_seconds"}
+    assert set(presence) == {"heartbeat_seconds", "refresh_seconds", "timeout_seconds", "idle_seconds", "websocket"}
 
 
 def test_the_presence_model_is_documented(schema):
