@@ -5,6 +5,7 @@ intervals shortened further through the environment; the page reads them from it
 response like any client. Screenshots go to artifacts/e2e/ (kept by CI, ignored by git).
 """
 
+import re
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -33,6 +34,7 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = ROOT / "artifacts" / "e2e"
 
+SOCKET_URL = re.compile(r".*/ws/presence/$")
 HEARTBEAT_SECONDS = 2
 REFRESH_SECONDS = 1
 # Longer than the live suite's 3 s: Chromium shares the two cores with the server and the
@@ -42,6 +44,8 @@ SWEEP_SECONDS = 1
 # How late a page may show a change beyond its interval: a request, a render and a busy machine.
 SLACK_SECONDS = 2.0
 ONE_REFRESH = REFRESH_SECONDS + SLACK_SECONDS
+# After a page's last socket closes, its session counts this long (a reload fits).
+GRACE_SECONDS = 2
 TWO_REFRESHES = 2 * REFRESH_SECONDS + SLACK_SECONDS
 
 
@@ -74,6 +78,7 @@ def e2e_presence_intervals(live_env):  # noqa: F811 - the imported fixture, requ
         # cache: the default 10 a minute would refuse logins of a later test (tests/security checks them).
         LOGIN_THROTTLE_USERNAME_RATE="1000/min",
         LOGIN_THROTTLE_IP_RATE="1000/min",
+        PRESENCE_DISCONNECT_GRACE_SECONDS=str(GRACE_SECONDS),
     )
     return live_env
 
@@ -148,10 +153,14 @@ def open_dashboard(browser, live_api, request):  # noqa: F811 - the imported fix
     contexts = []
     shots = ARTIFACTS / request.node.name
 
-    def open_as(name: str) -> Dashboard:
+    def open_as(name: str, *, socket: bool = False) -> Dashboard:
+        """A page; without `socket` its presence socket is refused (as by a proxy that drops WebSockets), so it polls."""
         context = browser.new_context(viewport={"width": 1100, "height": 640})
         contexts.append(context)
-        return Dashboard(context.new_page(), live_api.base_url, name, shots).open()
+        page = context.new_page()
+        if not socket:
+            page.route_web_socket(SOCKET_URL, lambda route: route.close())
+        return Dashboard(page, live_api.base_url, name, shots).open()
 
     yield open_as
     for context in contexts:

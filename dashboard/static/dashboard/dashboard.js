@@ -3,6 +3,7 @@ import {
   ConnectionLost, CursorRejected, SessionExpired, clearSession, createClient, loadSession, logIn, readPresence, saveSession,
 } from "./api.js";
 import { ActivityTracker } from "./activity.js";
+import { PresenceSocket } from "./presence_socket.js";
 import { PresenceStore } from "./presence_store.js";
 import { renderTimes, renderUsers } from "./users_table.js";
 
@@ -28,6 +29,14 @@ function showLogin(message) {
   setConnection(true);
 }
 
+/** "socket" while the presence socket is up (no polls, no HTTP heartbeats), else "polling". */
+function setTransport(state, transport) {
+  state.transport = transport;
+  document.body.dataset.transport = transport;
+  $("transport-socket").hidden = transport !== "socket";
+  $("transport-polling").hidden = transport === "socket";
+}
+
 function setConnection(ok) {
   document.body.dataset.connection = ok ? "ok" : "lost";
   $("connection-lost").hidden = ok;
@@ -43,6 +52,7 @@ function start(session) {
   // Idle after idle_seconds without input (as Slack, Mattermost and Synapse do); input again sends "active" at once.
   state.activity = new ActivityTracker(session.presence.idle_seconds ?? 300, () => heartbeat(state));
   current = state;
+  setTransport(state, "polling");
 
   $("login-view").hidden = true;
   $("dashboard-view").hidden = false;
@@ -52,7 +62,10 @@ function start(session) {
   $("heartbeat-seconds").textContent = session.presence.heartbeat_seconds;
   $("refresh-seconds").textContent = session.presence.refresh_seconds;
 
-  state.timers.push(setInterval(() => heartbeat(state), session.presence.heartbeat_seconds * 1000));
+  // While the socket is up it carries both ways: these timers skip their turn.
+  state.timers.push(
+    setInterval(() => state.transport === "socket" || heartbeat(state), session.presence.heartbeat_seconds * 1000),
+  );
   state.timers.push(
     setInterval(() => {
       // Hidden tabs do not poll; the visibilitychange handler catches up at once, from the cursor held.
@@ -61,6 +74,7 @@ function start(session) {
   );
   state.timers.push(
     setInterval(() => {
+      if (state.transport === "socket") state.fetchedAt = Date.now(); // live: the list is current by construction
       renderTimes(state);
       // Going idle is told at once too, not only with the next regular heartbeat.
       // (During an outage the heartbeat timer keeps retrying; this would only add one a second.)
@@ -71,6 +85,32 @@ function start(session) {
   heartbeat(state);
   refreshUsers(state);
   syncOwnPresence(state);
+  if (session.presence.websocket && "WebSocket" in window) state.socket = openSocket(state);
+}
+
+/** The presence socket, with polling as the fallback whenever it is down. */
+function openSocket(state) {
+  return new PresenceSocket(state.session.presence.websocket, {
+    access: () => state.session.access,
+    cursor: () => state.store.cursor,
+    onPresence: (body) => current === state && applyPresence(state, body, null),
+    onUp: () => {
+      setTransport(state, "socket");
+      setConnection(true);
+      state.reported = "active"; // its auth counted as an active heartbeat; going idle is told by the 1 s timer
+    },
+    onDown: () => {
+      if (current !== state) return;
+      setTransport(state, "polling");
+      heartbeat(state);
+      refreshUsers(state);
+    },
+    // A 4401: renew the tokens through any API call (the client refreshes on a 401); a revoked session ends here.
+    onRejected: async () => {
+      await exchange(state, "socket-auth", () => state.call(urls.myPresence));
+      if (current !== state) throw new Error("logged out");
+    },
+  });
 }
 
 /** Read (or, with `change`, set) the caller's invisible flag; the "Appear offline" box shows what the server holds. */
@@ -88,6 +128,7 @@ async function syncOwnPresence(state, change) {
 }
 
 function stop(state) {
+  state.socket?.stop();
   state.timers.forEach(clearInterval);
   state.timers = [];
   state.activity.stop();
@@ -125,6 +166,11 @@ async function exchange(state, kind, work) {
 }
 
 function heartbeat(state) {
+  if (state.transport === "socket" && state.socket.sendState(state.activity.state())) {
+    state.reported = state.activity.state();
+    document.body.dataset.activity = state.reported;
+    return Promise.resolve();
+  }
   return exchange(state, "heartbeat", async () => {
     const activity = state.activity.state();
     const answer = await state.call(urls.heartbeat, { method: "POST", body: { state: activity } });
@@ -136,6 +182,7 @@ function heartbeat(state) {
 
 /** The first read is a full one; every later one asks only for the changes since the cursor held. */
 function refreshUsers(state) {
+  if (state.transport === "socket") return Promise.resolve(); // the socket pushes every change
   return exchange(state, "users", async () => {
     let answer;
     try {
@@ -147,13 +194,20 @@ function refreshUsers(state) {
       answer = await readPresence(state.call, urls.presence, null);
     }
     if (current !== state) return;
-    state.store.apply(answer.body);
-    state.fetchedAt = Date.now();
-    // Relative times use the server's clock, so a laptop whose clock is off still reads "just now".
-    const serverNow = Date.parse(answer.date);
-    state.clockOffset = Number.isNaN(serverNow) ? 0 : serverNow - Date.now();
-    render(state);
+    applyPresence(state, answer.body, answer.date);
   });
+}
+
+/** A feed answer or a socket push: applied over what the page holds, then shown. */
+function applyPresence(state, body, date) {
+  state.store.apply(body);
+  state.fetchedAt = Date.now();
+  // Relative times use the server's clock, so a laptop whose clock is off still reads "just now".
+  if (date) {
+    const serverNow = Date.parse(date);
+    state.clockOffset = Number.isNaN(serverNow) ? 0 : serverNow - Date.now();
+  }
+  render(state);
 }
 
 function render(state) {

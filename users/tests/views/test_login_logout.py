@@ -23,7 +23,7 @@ def blacklisted(refresh: str) -> bool:
 
 
 def test_login_returns_tokens_user_and_presence_intervals_from_settings(api, user, clock, settings, row):
-    """200 {access, refresh, user, presence}; presence carries the four intervals the settings define."""
+    """200 {access, refresh, user, presence}; presence carries the four intervals the settings define and the socket's path."""
     settings.PRESENCE_HEARTBEAT_SECONDS = 7
     settings.PRESENCE_REFRESH_SECONDS = 3
     settings.PRESENCE_TIMEOUT_SECONDS = 42
@@ -34,7 +34,13 @@ def test_login_returns_tokens_user_and_presence_intervals_from_settings(api, use
     assert response.status_code == 200, response.content
     body = response.json()
     assert set(body) == {"access", "refresh", "user", "presence"}
-    assert body["presence"] == {"heartbeat_seconds": 7, "refresh_seconds": 3, "timeout_seconds": 42, "idle_seconds": 99}
+    assert body["presence"] == {
+        "heartbeat_seconds": 7,
+        "refresh_seconds": 3,
+        "timeout_seconds": 42,
+        "idle_seconds": 99,
+        "websocket": "/ws/presence/",
+    }
     assert body["user"] == {
         "id": user.pk,
         "username": "alice",
