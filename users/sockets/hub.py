@@ -160,16 +160,19 @@ class PresenceHub:
             touch_live_sessions([sid for sid in work.touch if sid not in done.ended], at)
         for staff, cursor in work.reads.items():
             done.pushes[staff] = selectors.presence_changes(_viewer(staff), cursor)
+        # One snapshot per class for all its joiners of this cycle: a reconnect storm costs a read per
+        # class and cycle, not one per socket.
+        snapshots: dict[bool, tuple[Cursor, list[dict]]] = {}
         for consumer, since in work.joiners:
-            full = since is None
-            if not full:
-                try:
-                    cursor, users = selectors.presence_changes(consumer.user, Cursor.parse(since))
-                except InvalidCursor:
-                    full = True
-            if full:
-                cursor, users = selectors.presence_snapshot(consumer.user)
-            done.admitted.append((consumer, cursor, full, users))
+            staff = bool(consumer.user.is_staff)
+            changes = None
+            if since is not None:
+                with contextlib.suppress(InvalidCursor):
+                    changes = selectors.presence_changes(consumer.user, Cursor.parse(since))
+            if changes is None and staff not in snapshots:
+                snapshots[staff] = selectors.presence_snapshot(_viewer(staff))
+            cursor, users = changes or snapshots[staff]
+            done.admitted.append((consumer, cursor, changes is None, users))
         return done
 
     async def _apply(self, done: Cycle) -> None:
@@ -182,17 +185,20 @@ class PresenceHub:
             users = self._unsent(staff, users)
             if users:
                 await self._send_all(list(self.members[staff]), protocol.presence(cursor, False, users))
+        texts: dict[int, str] = {}  # a snapshot shared by several joiners is serialised once
         for consumer, cursor, full, users in done.admitted:
             if consumer.sid not in self.by_sid or consumer not in self.by_sid[consumer.sid]:
                 continue  # closed while its first read ran
             staff = bool(consumer.user.is_staff)
-            await self._send_all([consumer], protocol.presence(cursor, full, users))
-            # A user this joiner holds differently from what its class last sent (changed and changed
-            # back between two reads) must not be left out of the next push as a repeat.
-            held = {user["id"]: user for user in users}
-            sent = self.sent[staff]
-            for user_id in [i for i, (_, entry) in sent.items() if held.get(i, entry) != entry]:
-                del sent[user_id]
+            if id(users) not in texts:
+                texts[id(users)] = orjson.dumps(protocol.presence(cursor, full, users)).decode()
+                # A user this joiner holds differently from what its class last sent (changed and changed
+                # back between two reads) must not be left out of the next push as a repeat.
+                held = {user["id"]: user for user in users}
+                sent = self.sent[staff]
+                for user_id in [i for i, (_, entry) in sent.items() if held.get(i, entry) != entry]:
+                    del sent[user_id]
+            await self._send_text([consumer], texts[id(users)])
             self.members[staff].add(consumer)
             # The class reads from the oldest cursor it must serve: a joiner read after it, so repeats, never misses.
             if self.cursors[staff] is None:
@@ -213,7 +219,9 @@ class PresenceHub:
         return fresh
 
     async def _send_all(self, consumers, message: dict | None, *, close: int | None = None) -> None:
-        text = orjson.dumps(message).decode() if message is not None else None
+        await self._send_text(consumers, orjson.dumps(message).decode() if message is not None else None, close=close)
+
+    async def _send_text(self, consumers, text: str | None, *, close: int | None = None) -> None:
         for consumer in consumers:
             try:
                 if text is not None:
