@@ -1,4 +1,4 @@
-"""/metrics under docker-compose.yml's gunicorn command (3 workers): every scrape counts every worker's requests.
+"""/metrics under README's HTTP-only gunicorn command (3 workers): every scrape counts every worker's requests.
 
 Without PROMETHEUS_MULTIPROC_DIR each scrape shows the counters of the one worker that answered it.
 """
@@ -11,10 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.live.conftest import ROOT, Api, free_port, wait_until, wait_until_healthy
+from tests.live.conftest import Api, free_port, wait_until, wait_until_healthy
 
 pytestmark = pytest.mark.live
 
@@ -30,14 +29,17 @@ BY_STATUS = "django_http_responses_total_by_status_view_method_total"
 ACCESS_LOG_FORMAT = "served-by=%(p)s %(r)s %(s)s"
 
 
-def compose_web_command(port: int) -> list[str]:
-    """docker-compose.yml's web command, with this virtualenv's gunicorn, bound to 127.0.0.1:<port>."""
-    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
-    argv = list(services["web"]["command"])
-    assert argv[0] == "gunicorn" and "0.0.0.0:8000" in argv
-    argv[0] = str(Path(sys.executable).parent / "gunicorn")
-    argv[argv.index("0.0.0.0:8000")] = f"127.0.0.1:{port}"
-    return argv + ["--access-logformat", ACCESS_LOG_FORMAT, "--max-requests", str(MAX_REQUESTS_PER_WORKER)]
+def gunicorn_http_only_command(port: int) -> list[str]:
+    """README's HTTP-only deployment (gunicorn, 3 workers), with this virtualenv's gunicorn, on 127.0.0.1:<port>."""
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    return [gunicorn, "offchat_backend.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "3"] + [
+        "--access-logfile",
+        "-",
+        "--access-logformat",
+        ACCESS_LOG_FORMAT,
+        "--max-requests",
+        str(MAX_REQUESTS_PER_WORKER),
+    ]
 
 
 def scrape(base_url: str) -> dict[tuple[str, str], float]:
@@ -58,7 +60,7 @@ def test_every_scrape_counts_the_requests_of_all_workers_including_replaced_ones
     live_env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "prometheus")
     (tmp_path / "prometheus").mkdir()
     port = free_port()
-    argv = compose_web_command(port)
+    argv = gunicorn_http_only_command(port)
     assert argv[argv.index("--workers") + 1] == "3"
     server = start_process("web", argv)
     api = Api(f"http://127.0.0.1:{port}")

@@ -1,4 +1,4 @@
-"""The shipped gunicorn setup for summed request metrics: compose's web service and gunicorn.conf.py's hook.
+"""compose's web service (daphne), and the gunicorn setup for summed request metrics of an HTTP-only deployment.
 
 What the summing gives under real workers is in tests/live/test_metrics_workers.py.
 """
@@ -27,20 +27,23 @@ def web_service() -> dict:
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["web"]
 
 
-def test_compose_web_sums_metrics_in_a_tmpfs_the_app_user_owns():
+def test_compose_web_is_one_daphne_process_serving_the_api_and_the_socket():
     web = web_service()
-    directory = web["environment"]["PROMETHEUS_MULTIPROC_DIR"]
-    dockerfile = (ROOT / "Dockerfile").read_text()
-    uid = re.search(r"useradd .*--uid (\d+) app\b", dockerfile).group(1)
 
-    assert "--workers" in web["command"]
-    # Empty at every container start; writable by the user gunicorn's workers run as.
-    assert f"{directory}:uid={uid},gid={uid},mode=0700" in web["tmpfs"]
-    assert re.search(r"^USER app$", dockerfile, re.MULTILINE)
-    assert f"install -d -o app -g app -m 0700 {directory}" in dockerfile
+    assert web["command"][0] == "daphne" and web["command"][-1] == "offchat_backend.asgi:application"
+    # One process: nothing to sum across workers, so no shared metrics directory.
+    assert "PROMETHEUS_MULTIPROC_DIR" not in web["environment"]
     # The rest of the shared environment is still there (a YAML merge, not a replacement).
     assert web["environment"]["DJANGO_SETTINGS_MODULE"] == "offchat_backend.settings.production"
     assert web["environment"]["METRICS_BEARER_TOKEN"] == "${METRICS_BEARER_TOKEN:-}"
+    assert web["environment"]["PRESENCE_DISCONNECT_GRACE_SECONDS"] == "${PRESENCE_DISCONNECT_GRACE_SECONDS:-10}"
+
+
+def test_the_image_keeps_a_metrics_directory_for_http_only_gunicorn_workers():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+
+    assert re.search(r"^USER app$", dockerfile, re.MULTILINE)
+    assert "install -d -o app -g app -m 0700 /run/prometheus" in dockerfile
 
 
 def worker_files(tmp_path) -> tuple[int, Path]:

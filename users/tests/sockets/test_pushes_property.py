@@ -12,9 +12,11 @@ import asyncio
 import itertools
 import json
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from channels.testing import WebsocketCommunicator
+from django.db import connections
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -50,8 +52,13 @@ operations = st.one_of(
 class Loop:
     """An event loop on a thread of its own, where the consumers and the hub run, as in a server process."""
 
+    THREADS = 4
+
     def __init__(self):
         self.loop = asyncio.new_event_loop()
+        # The consumers' database calls run on this pool, each thread on a connection of its own.
+        self.pool = ThreadPoolExecutor(self.THREADS)
+        self.loop.set_default_executor(self.pool)
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
 
@@ -63,6 +70,17 @@ class Loop:
             await hub().stop()
 
         self.run(stop_hub())
+        # Close every pool thread's connection (a barrier puts one call on each thread), or the test
+        # database could not be dropped at the end of the run.
+        barrier = threading.Barrier(self.THREADS)
+
+        def close_this_threads_connections():
+            barrier.wait(5)
+            connections.close_all()
+
+        for future in [self.pool.submit(close_this_threads_connections) for _ in range(self.THREADS)]:
+            future.result(10)
+        self.pool.shutdown()
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
 
