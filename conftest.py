@@ -9,6 +9,16 @@ PASSWORD = "Correct-horse-42"
 _names = itertools.count()
 
 
+@pytest.fixture(autouse=True)
+def process_just_started(monkeypatch):
+    """Each test's server process has just started, as far as /readyz's "beat starting" window is concerned."""
+    from django.utils import timezone
+
+    from offchat_backend import health
+
+    monkeypatch.setattr(health, "STARTED_AT", timezone.now())
+
+
 @pytest.fixture
 def make_user(django_user_model):
     """Create a user; keyword arguments override the defaults."""

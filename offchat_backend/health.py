@@ -1,4 +1,10 @@
-"""GET /healthz: is the database reachable, the cache when Redis is configured, and is beat sweeping."""
+"""Liveness and readiness: /livez (the process serves), /readyz (database, Redis, beat), /healthz (= /readyz).
+
+An orchestrator restarts a process whose /livez fails and takes one whose /readyz fails out of
+rotation: a Redis that stalls should do the second, never the first. Neither waits on a failing
+Redis: the cache check goes through the breaker (offchat_backend/redis_breaker.py), which answers
+at once while open.
+"""
 
 from datetime import timedelta
 
@@ -9,7 +15,11 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from offchat_backend import redis_breaker
 from users.presence import clock, sweep_record
+
+# Until beat's first sweep is due, "no sweep yet" is a process starting, not a failure.
+STARTED_AT = clock.now()
 
 
 def _database_ok() -> bool:
@@ -21,26 +31,27 @@ def _database_ok() -> bool:
         return False
 
 
-def _cache_ok() -> bool:
+def _redis_ok() -> bool:
+    """One PING through the breaker: at most one socket timeout, and none while the breaker is open."""
     try:
-        cache.set("healthz", "ok", timeout=5)
-        return cache.get("healthz") == "ok"
+        return bool(cache._cache.get_client(write=True).ping())
     except Exception:
         return False
 
 
 def _beat() -> tuple[str, dict]:
-    """'ok', 'stale' (no sweep completed within HEALTHZ_BEAT_MAX_AGE_SECONDS) or 'never' (none yet)."""
+    """'ok', 'stale' (no sweep within HEALTHZ_BEAT_MAX_AGE_SECONDS), 'starting' or 'never' (none since start)."""
     try:
         last = sweep_record.last_sweep()
     except Exception:
         return "unknown", {}  # the database check names the cause
+    limit = timedelta(seconds=settings.HEALTHZ_BEAT_MAX_AGE_SECONDS)
     if last is None:
-        # A fresh deployment has not swept yet; reads stay correct without beat, so this is no failure.
-        return "never", {"last_sweep_at": None}
+        # Reads stay correct without beat, so its first minutes are no failure; a beat that never
+        # comes is one.
+        return ("starting" if clock.now() - STARTED_AT <= limit else "never"), {"last_sweep_at": None}
     age = clock.now() - last.finished_at
-    state = "ok" if age <= timedelta(seconds=settings.HEALTHZ_BEAT_MAX_AGE_SECONDS) else "stale"
-    return state, {
+    return ("ok" if age <= limit else "stale"), {
         "last_sweep_at": last.finished_at.isoformat(),
         "last_sweep_age_seconds": round(age.total_seconds(), 1),
     }
@@ -48,12 +59,24 @@ def _beat() -> tuple[str, dict]:
 
 @never_cache
 @require_GET
-def healthz(request):
-    """200 when every part answers, else 503 naming the failing parts."""
+def livez(request):
+    """200 while the process serves requests; no dependency is asked."""
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_GET
+def readyz(request):
+    """200 when the database, Redis (when configured) and beat are fine, else 503 naming the failing parts."""
     checks = {"database": "ok" if _database_ok() else "down"}
     if settings.REDIS_URL:
-        checks["redis"] = "ok" if _cache_ok() else "down"
+        checks["redis"] = "ok" if _redis_ok() else "down"
     checks["beat"], beat = _beat()
-    failing = sorted(name for name, state in checks.items() if state in ("down", "stale"))
+    failing = sorted(name for name, state in checks.items() if state in ("down", "stale", "never"))
     body = {"status": "ok" if not failing else "unavailable", "failing": failing, "checks": checks, "beat": beat}
+    if settings.REDIS_URL:
+        body["redis_breaker"] = redis_breaker.state()
     return JsonResponse(body, status=503 if failing else 200)
+
+
+healthz = readyz  # the older name, kept for existing probes and monitors

@@ -16,6 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from offchat_backend import redis_breaker
 from users.presence import sweep_record
 from users.presence.selectors import online_users
 
@@ -47,8 +48,28 @@ class PresenceCollector:
         )
 
 
+class RedisBreakerCollector:
+    """This process's Redis breaker: its state and its transitions (offchat_backend/redis_breaker.py)."""
+
+    def collect(self):
+        state = GaugeMetricFamily(
+            "offchat_redis_breaker_state", "1 for the breaker's current state in this process.", labels=["state"]
+        )
+        current = redis_breaker.state()
+        for name in ("closed", "open", "half-open"):
+            state.add_metric([name], 1 if current == name else 0)
+        yield state
+        transitions = CounterMetricFamily(
+            "offchat_redis_breaker_transitions", "State changes of this process's Redis breaker.", labels=["from", "to"]
+        )
+        for (old, new), count in sorted(redis_breaker.transitions.transitions.items()):
+            transitions.add_metric([old, new], count)
+        yield transitions
+
+
 _presence_registry = CollectorRegistry(auto_describe=False)
 _presence_registry.register(PresenceCollector())
+_presence_registry.register(RedisBreakerCollector())
 
 
 def _process_registry() -> CollectorRegistry:

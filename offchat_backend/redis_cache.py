@@ -1,6 +1,8 @@
-"""Django's Redis cache, keeping one redis-py client per connection pool instead of building one per call."""
+"""Django's Redis cache: one redis-py client per connection pool instead of one per call, every call through the breaker."""
 
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+
+from offchat_backend.redis_breaker import GuardedRedis
 
 
 class ReusedClientRedisCacheClient(RedisCacheClient):
@@ -8,6 +10,10 @@ class ReusedClientRedisCacheClient(RedisCacheClient):
 
     A client is only a handle on its connection pool and is safe to share between threads, so one per pool does.
     """
+
+    def __init__(self, servers, **options):
+        super().__init__(servers, **options)
+        self._client = GuardedRedis
 
     def get_client(self, key=None, *, write=False):
         pool = self._get_connection_pool(write)

@@ -5,11 +5,13 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from dashboard.views import DashboardView
-from offchat_backend.health import healthz
+from offchat_backend.health import healthz, livez, readyz
 from offchat_backend.metrics import metrics
 from users.api_errors import not_found
 
 urlpatterns = [
+    path("livez", livez, name="livez"),
+    path("readyz", readyz, name="readyz"),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),

@@ -24,8 +24,9 @@ class FailSoftCache:
     def _call(self, method: str, *args, **kwargs):
         try:
             return getattr(default_cache, method)(*args, **kwargs)
-        except Exception as exc:  # redis-py's ConnectionError/TimeoutError family
-            logger.warning("throttle cache_unavailable op=%s error=%s", method, type(exc).__name__)
+        except Exception as exc:  # redis-py's errors, or the breaker refusing while Redis is failing
+            # The breaker logs each transition once (offchat_backend/redis_breaker.py), not each call.
+            logger.debug("throttle cache_unavailable op=%s error=%s", method, type(exc).__name__)
             return getattr(self.local, method)(*args, **kwargs)
 
     def get(self, key, default=None):

@@ -4,6 +4,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 # Runtime files of the embedded defaults (SQLite, file broker, file cache); never committed.
@@ -104,6 +106,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 
 # --- Cache (access-token revocation list) ---------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# After a failed Redis call, the web process skips Redis for this long, then lets one probe through.
+REDIS_BREAKER_OPEN_SECONDS = env.float("REDIS_BREAKER_OPEN_SECONDS", default=5)
 if REDIS_URL:
     # Short socket timeouts: a dead or hung Redis costs a request at most this long before the
     # callers fall back (revocations to the database, throttles to a per-process count).
@@ -112,7 +116,9 @@ if REDIS_URL:
             # Django's RedisCache, minus the redis-py client it builds on every call (docs/BENCHMARKS.md).
             "BACKEND": "offchat_backend.redis_cache.ReusedClientRedisCache",
             "LOCATION": REDIS_URL,
-            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+            # No retries: redis-py's default (10, with backoff) made a stalled Redis cost 9 s a call.
+            # The breaker (offchat_backend/redis_breaker.py) retries instead, once per open period.
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5, "retry": Retry(NoBackoff(), 0)},
         }
     }
 else:
@@ -156,8 +162,6 @@ PRESENCE_DISCONNECT_GRACE_SECONDS = env.float("PRESENCE_DISCONNECT_GRACE_SECONDS
 HEALTHZ_BEAT_MAX_AGE_SECONDS = env.int("HEALTHZ_BEAT_MAX_AGE_SECONDS", default=3 * PRESENCE_SWEEP_SECONDS + 30)
 
 # --- Reliability and abuse limits -------------------------------------------
-# How long the cache may answer "this session is live" before the revocation table is asked again.
-SESSION_LIVE_CACHE_SECONDS = env.int("SESSION_LIVE_CACHE_SECONDS", default=300)
 # Bodies above this get 413 (the API's bodies are a few hundred bytes).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=65536)
 LOGIN_THROTTLE_IP_RATE = env.str("LOGIN_THROTTLE_IP_RATE", default="60/min")

@@ -9,12 +9,31 @@ from users.models import SweepRecord
 pytestmark = pytest.mark.django_db
 
 
-def test_healthy_before_any_sweep_reports_beat_never(api):
+def test_healthy_before_any_sweep_reports_beat_starting(api):
     response = api.get("/healthz")
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok" and body["failing"] == []
-    assert body["checks"]["database"] == "ok" and body["checks"]["beat"] == "never"
+    assert body["checks"]["database"] == "ok" and body["checks"]["beat"] == "starting"
+
+
+def test_no_sweep_for_longer_than_the_limit_since_start_fails_beat_never(api, clock, settings):
+    settings.HEALTHZ_BEAT_MAX_AGE_SECONDS = 210
+    clock.advance(211)
+    response = api.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["beat"] and response.json()["checks"]["beat"] == "never"
+
+
+def test_livez_asks_no_dependency(api, clock, settings):
+    settings.HEALTHZ_BEAT_MAX_AGE_SECONDS = 210
+    clock.advance(211)  # readiness fails (beat never came); liveness does not
+    response = api.get("/livez")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_healthz_is_readyz(api):
+    assert api.get("/healthz").json() == api.get("/readyz").json()
 
 
 def test_a_completed_sweep_is_reported_with_its_time(api, clock):

@@ -43,7 +43,6 @@ def log_in(user: User, *, device_id: str = "") -> RefreshToken:
     """Issue a refresh token for a new session (its `sid` is copied into every access token), open its presence session."""
     refresh = RefreshToken.for_user(user)
     refresh[revocation.SESSION_CLAIM] = refresh["jti"]
-    revocation.remember_live_session(refresh["jti"])  # its requests need no revocation query
     written_at = start_presence_session(user.id, refresh["jti"], device_id=device_id)
     user.online_status, user.last_seen, user.last_active = ONLINE, written_at, written_at
     return refresh
