@@ -4,12 +4,14 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from dashboard.views import DashboardView
+from dashboard.views import DashboardView, favicon
 from offchat_backend.health import healthz, livez, readyz
 from offchat_backend.metrics import metrics
 from users.api_errors import not_found
 
 urlpatterns = [
+    # Browsers ask for /favicon.ico on pages that name no icon (the admin, the API docs).
+    path("favicon.ico", favicon),
     path("livez", livez, name="livez"),
     path("readyz", readyz, name="readyz"),
     path("healthz", healthz, name="healthz"),

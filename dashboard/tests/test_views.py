@@ -17,6 +17,8 @@ MODULES = (
     "dashboard/activity.js",
     "dashboard/users_table.js",
     "dashboard/dashboard.css",
+    "dashboard/presence_socket.js",
+    "dashboard/favicon.svg",
 )
 
 
@@ -91,3 +93,11 @@ def test_whitenoise_serves_the_dashboard_and_swagger_ui_assets_under_hashed_name
     )
     assert bundle, docs
     assert production_static.get(bundle.group(1)).status_code == 200
+
+
+def test_favicon_ico_leads_to_the_dashboards_icon(client):
+    response = client.get("/favicon.ico")
+
+    assert response.status_code == 301
+    assert response["Location"].endswith("dashboard/favicon.svg")
+    assert finders.find("dashboard/favicon.svg")

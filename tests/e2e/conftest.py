@@ -91,6 +91,8 @@ class Dashboard:
         self.heartbeats: list[tuple[float, int]] = []  # (monotonic time sent, status answered)
         self.token_refreshes = 0
         self.reads = []  # the users-list GETs this page sent (Playwright requests), in order: any but its own /me/…
+        self.not_found = []  # URLs answered 404, the favicon included
+        page.on("response", lambda r: self.not_found.append(r.url) if r.status == 404 else None)
         page.on("request", lambda r: self.reads.append(r) if self._lists_users(r) else None)
         page.on("response", self._record)
 
@@ -153,9 +155,9 @@ def open_dashboard(browser, live_api, request):  # noqa: F811 - the imported fix
     contexts = []
     shots = ARTIFACTS / request.node.name
 
-    def open_as(name: str, *, socket: bool = False) -> Dashboard:
+    def open_as(name: str, *, socket: bool = False, viewport=(1100, 640)) -> Dashboard:
         """A page; without `socket` its presence socket is refused (as by a proxy that drops WebSockets), so it polls."""
-        context = browser.new_context(viewport={"width": 1100, "height": 640})
+        context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
         contexts.append(context)
         page = context.new_page()
         if not socket:

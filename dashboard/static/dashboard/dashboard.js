@@ -125,6 +125,7 @@ async function syncOwnPresence(state, change) {
   const box = $("appear-offline");
   // Not confirmed (no connection, say): a click the server did not take is undone.
   box.checked = confirmed ?? (change === undefined ? box.checked : !change);
+  renderOwnStatus(state);
 }
 
 function stop(state) {
@@ -212,6 +213,16 @@ function applyPresence(state, body, date) {
 
 function render(state) {
   renderUsers(state.store.users(), Boolean(state.session.user.is_staff), state);
+  renderOwnStatus(state);
+}
+
+/** The header's badge: your status as the server reports it, or "invisible" while you appear offline. */
+function renderOwnStatus(state) {
+  const own = state.store.byId.get(state.session.user.id);
+  const status = $("appear-offline").checked ? "invisible" : (own?.online_status ?? "offline");
+  $("own-status").className = `badge ${status === "invisible" ? "offline" : status}`;
+  $("own-status").dataset.status = status;
+  $("own-status-text").textContent = status;
 }
 
 $("login-form").addEventListener("submit", async (event) => {

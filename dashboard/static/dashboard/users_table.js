@@ -50,6 +50,14 @@ function row(user, staff) {
   dot.setAttribute("aria-hidden", "true");
   badge.append(dot, user.online_status);
   status.append(badge);
+  if (staff && user.is_active === false) {
+    // Deactivated accounts cannot log in: not the same as a user who is merely offline.
+    tr.dataset.deactivated = "true";
+    const mark = document.createElement("span");
+    mark.className = "deactivated-mark";
+    mark.textContent = "deactivated";
+    status.append(mark);
+  }
   if (staff && user.invisible) {
     // Staff see the real status; everyone else sees this user offline.
     const mark = document.createElement("span");
