@@ -19,9 +19,13 @@ migrate: install
 seed: migrate
 	$(BIN)/python manage.py seed_demo
 
-## Start the API on http://127.0.0.1:8000 and the Celery worker with beat; Ctrl-C stops both.
+## Start the API (and the presence socket) on http://127.0.0.1:$(PORT) and the Celery worker with beat;
+## Ctrl-C stops them. PORT defaults to 8000: `make run PORT=8001` when that one is taken.
+PORT ?= 8000
 run: seed
-	$(BIN)/honcho --procfile Procfile start
+	@$(BIN)/python -c "import socket, sys; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); 	  sys.exit(s.connect_ex(('127.0.0.1', $(PORT))) == 0)" 	  || { echo "Port $(PORT) is already in use: run \`make run PORT=8001\` (or any free port)."; exit 1; }
+	@# honcho gives the first Procfile process PORT=$(PORT); Ctrl-C (130) is a normal way to stop.
+	@$(BIN)/honcho --procfile Procfile start --port $(PORT); status=$$?; [ $$status -eq 0 ] || [ $$status -eq 130 ]
 
 ## Run the whole test suite (SQLite and the embedded broker unless DATABASE_URL/REDIS_URL are set).
 test: install

@@ -49,6 +49,8 @@ def procfile_command(name: str) -> list[str]:
         key, _, command = line.partition(":")
         if key.strip() == name:
             argv = shlex.split(command)
+            if argv[0] == "exec":  # the shell's exec: honcho's process is the command itself
+                argv = argv[1:]
             if argv[0] in ("python", "celery"):
                 argv[0] = sys.executable if argv[0] == "python" else str(BIN / "celery")
             return argv

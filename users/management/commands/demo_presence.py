@@ -1,47 +1,57 @@
-"""Bring the demo users to life for `make run`: they come online, heartbeat, log out or fall silent, through the services."""
+"""Bring the played demo accounts to life for `make run`: they log in, heartbeat, log out or close the tab, as clients do."""
 
+import logging
 import random
 import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from users.management.commands.seed_demo import DEMO_USERS
+from users.auth.logins import SessionEnded, heartbeat, log_in, log_out
+from users.management.commands.seed_demo import PLAYED_USERS
 from users.models import User
-from users.services.simple_online_status import mark_user_offline, mark_user_online
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
-    help = "Simulate the demo users' presence until Ctrl-C (development only; never touches other accounts)."
+    help = (
+        "Play the demo-* accounts' presence until Ctrl-C, through the same login, heartbeat and logout a client "
+        "uses (development only; it never touches any other account, so the README's walkthrough users are yours)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--every", type=float, default=4.0, help="seconds between two changes (default 4)")
         parser.add_argument("--changes", type=int, default=0, help="stop after this many changes (default: never)")
 
     def handle(self, *args, every: float, changes: int, **options):
-        users = dict(User.objects.filter(username__in=[u[0] for u in DEMO_USERS]).values_list("username", "pk"))
-        heartbeating: set[str] = set()  # users whose "tab" is open
+        users = {user.username: user for user in User.objects.filter(username__in=[u[0] for u in PLAYED_USERS])}
+        sessions = {}  # username -> refresh token of the open "tab"
         last_beat = 0.0
-        self.stdout.write(f"demo presence for {', '.join(sorted(users))}: a change every {every:g}s")
+        self.stdout.write(f"demo presence plays {', '.join(sorted(users))} (a change every {every:g}s)")
         made = 0
-        while not changes or made < changes:
+        while users and (not changes or made < changes):
             made += 1
             name = random.choice(sorted(users))
-            if name not in heartbeating:
-                mark_user_online(users[name])  # logs in
-                heartbeating.add(name)
-                self.stdout.write(f"{name} logs in")
+            user = users[name]
+            if name not in sessions:
+                sessions[name] = log_in(user)
+                logger.debug("demo %s logs in", name)
             elif random.random() < 0.5:
-                mark_user_offline(users[name], reason="demo")  # logs out
-                heartbeating.discard(name)
-                self.stdout.write(f"{name} logs out")
+                log_out(user, access_token=sessions.pop(name).access_token)
+                logger.debug("demo %s logs out", name)
             else:
-                heartbeating.discard(name)  # closes the tab: beat marks them offline after the timeout
-                self.stdout.write(f"{name} closes the tab")
+                sessions.pop(name)  # closes the tab: the timeout and the sweep take them offline
+                logger.debug("demo %s closes the tab", name)
             deadline = time.monotonic() + every
-            while time.monotonic() < deadline:
+            while True:
                 if time.monotonic() - last_beat >= settings.PRESENCE_HEARTBEAT_SECONDS:
-                    for open_tab in heartbeating:
-                        mark_user_online(users[open_tab])
+                    for open_tab, refresh in list(sessions.items()):
+                        try:
+                            heartbeat(users[open_tab], access_token=refresh.access_token)
+                        except SessionEnded:
+                            sessions.pop(open_tab)
                     last_beat = time.monotonic()
-                time.sleep(0.5)
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))

@@ -311,6 +311,9 @@ def test_seed_demo_users_show_up_in_the_feed(make_user, device):
         "alice": "offline",
         "bob": "offline",
         "carol": "offline",
+        "demo-dan": "offline",
+        "demo-eve": "offline",
+        "demo-fay": "offline",
     }
     assert (seen["alice"]["first_name"], seen["alice"]["last_name"]) == ("Alice", "Archer")
 
