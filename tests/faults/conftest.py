@@ -50,6 +50,7 @@ class RedisServer:
     def __init__(self, binary: str, workdir: Path):
         self.binary, self.workdir, self.port = binary, workdir, free_port()
         self.process: subprocess.Popen | None = None
+        self.appendonly = False  # True: it keeps its data in an AOF under workdir across kill() and start()
 
     @property
     def url(self) -> str:
@@ -66,7 +67,9 @@ class RedisServer:
                 "--save",
                 "",
                 "--appendonly",
-                "no",
+                "yes" if self.appendonly else "no",
+                "--appendfsync",
+                "always",
                 "--dir",
                 str(self.workdir),
             ],
