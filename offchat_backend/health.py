@@ -13,9 +13,9 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
 
 from offchat_backend import redis_breaker
+from users.api_errors import json_methods
 from users.presence import clock, sweep_record
 
 # Until beat's first sweep is due, "no sweep yet" is a process starting, not a failure.
@@ -58,14 +58,14 @@ def _beat() -> tuple[str, dict]:
 
 
 @never_cache
-@require_GET
+@json_methods("GET")
 def livez(request):
     """200 while the process serves requests; no dependency is asked."""
     return JsonResponse({"status": "ok"})
 
 
 @never_cache
-@require_GET
+@json_methods("GET")
 def readyz(request):
     """200 when the database, Redis (when configured) and beat are fine, else 503 naming the failing parts."""
     checks = {"database": "ok" if _database_ok() else "down"}

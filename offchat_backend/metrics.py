@@ -17,6 +17,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from offchat_backend import redis_breaker
+from users.api_errors import json_methods
 from users.presence import sweep_record
 from users.presence.selectors import online_users
 
@@ -98,6 +99,7 @@ def _refusal(request) -> JsonResponse | None:
     return response
 
 
+@json_methods("GET")
 def metrics(request):
     """The Prometheus text exposition: request metrics of this server, presence figures of the whole system."""
     refusal = _refusal(request)

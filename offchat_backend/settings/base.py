@@ -41,6 +41,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First and last: times every request, whatever answers it.
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Before anything reads the body: the JSON 413 also under DEBUG, where Django's own is an HTML page.
+    "users.api_errors.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -31,10 +31,31 @@ class HeartbeatResponseSerializer(serializers.Serializer):
     last_seen = serializers.DateTimeField()
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON boolean only: DRF's BooleanField also takes 0, 1, "yes", "on" and the like, which the schema rules out."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class NoBlankQuerySerializer(serializers.Serializer):
+    """Query parameters given empty (`?since=`) are an error, not the same as leaving them out."""
+
+    def validate(self, attrs):
+        blank = [name for name in self.fields if self.initial_data.get(name, None) == ""]
+        if blank:
+            raise serializers.ValidationError(
+                {name: [serializers.ErrorDetail("This field may not be blank.", code="blank")] for name in blank}
+            )
+        return attrs
+
+
 class PresenceVisibilitySerializer(serializers.Serializer):
     """PATCH body of the caller's presence: `invisible` hides their status from everyone but staff."""
 
-    invisible = serializers.BooleanField(required=True)
+    invisible = StrictBooleanField(required=True)
 
 
 class PresenceSessionEntrySerializer(serializers.Serializer):
@@ -53,7 +74,7 @@ class OwnPresenceSerializer(serializers.Serializer):
     sessions = PresenceSessionEntrySerializer(many=True)
 
 
-class AllUsersQuerySerializer(serializers.Serializer):
+class AllUsersQuerySerializer(NoBlankQuerySerializer):
     """Query parameters of the all-users list."""
 
     status = serializers.ChoiceField(choices=STATUSES, required=False)
@@ -84,7 +105,7 @@ class AllUsersEntrySerializer(serializers.Serializer):
     )
 
 
-class PresenceFeedQuerySerializer(serializers.Serializer):
+class PresenceFeedQuerySerializer(NoBlankQuerySerializer):
     """Query of the presence feed: `since`, a cursor from an earlier answer; without it, everyone."""
 
     since = serializers.CharField(required=False, max_length=2048)

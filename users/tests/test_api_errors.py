@@ -214,3 +214,46 @@ def test_a_wrong_method_is_a_json_405(session, user, users_table, who, method, p
 
     assert_json_error(response, 405, "method_not_allowed")
     assert response.has_header("Allow")
+
+
+@pytest.fixture
+def csrf_checking():
+    """A client that enforces CSRF as a browser's would meet it (the test client skips the check by default)."""
+    return APIClient(enforce_csrf_checks=True)
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["production", "debug"])
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+@pytest.mark.parametrize(
+    "path", ["/api/nothing-here/", "/api/users/login", "/api/users/heartbeat/extra/", "/api/users/me/presence"]
+)
+def test_unsafe_methods_on_unknown_api_paths_are_a_json_404_not_a_csrf_page(
+    session, csrf_checking, users_table, settings, debug, method, path
+):
+    settings.DEBUG = debug
+    with unchanged(users_table):
+        response = getattr(csrf_checking, method)(path, {}, format="json")
+    assert_json_error(response, 404, "not_found")
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/livez", "/metrics"])
+@pytest.mark.parametrize("method", ["post", "put", "delete"])
+def test_probes_and_metrics_answer_other_methods_with_a_json_405(csrf_checking, path, method):
+    response = getattr(csrf_checking, method)(path)
+    assert_json_error(response, 405, "method_not_allowed")
+    assert "GET" in response["Allow"]
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/livez"])
+def test_probes_answer_head(api, path):
+    assert api.head(path).status_code == 200
+
+
+def test_a_body_over_the_limit_is_a_json_413_under_debug_too(session, settings, users_table):
+    settings.DEBUG = True
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    with unchanged(users_table):
+        response = session["user"].post(
+            "/api/users/login/", '{"username": "' + "x" * 5000 + '"}', content_type="application/json"
+        )
+    assert_json_error(response, 413, "request_too_large")

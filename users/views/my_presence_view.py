@@ -1,5 +1,7 @@
 """GET, PATCH me/presence: the caller's own status, devices and invisible mode."""
 
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -10,6 +12,7 @@ from users.serializers.presence import OwnPresenceSerializer, PresenceVisibility
 from users.services.simple_online_status import set_user_invisible
 
 
+@method_decorator(never_cache, name="dispatch")  # private, no-store: per-caller answers
 @extend_schema_view(
     get=extend_schema(responses=OwnPresenceSerializer),
     patch=extend_schema(request=PresenceVisibilitySerializer, responses=OwnPresenceSerializer),

@@ -1,5 +1,7 @@
 """GET presence: the incremental presence feed, everyone or the changes since a cursor."""
 
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.response import Response
@@ -11,6 +13,7 @@ from users.presence.sequence import InvalidCursor
 from users.serializers.presence import PresenceFeedQuerySerializer, PresenceFeedSerializer
 
 
+@method_decorator(never_cache, name="dispatch")  # private, no-store: per-caller answers
 @extend_schema(
     parameters=[PresenceFeedQuerySerializer],
     responses={

@@ -16,6 +16,13 @@ from users.renderers import FastJSONRenderer
 from users.serializers.presence import AllUsersEntrySerializer, AllUsersQuerySerializer
 
 
+def etag_matches(if_none_match: str, etag: str) -> bool:
+    """RFC 9110's If-None-Match: `*`, or any listed tag equal to `etag` by weak comparison (W/ ignored)."""
+    if if_none_match.strip() == "*":
+        return True
+    return any(tag.removeprefix("W/") == etag for tag in parse_etags(if_none_match))
+
+
 @extend_schema(
     parameters=[
         AllUsersQuerySerializer,
@@ -48,7 +55,7 @@ class AllUsersView(APIView):
         query.is_valid(raise_exception=True)
         body = FastJSONRenderer().render(list_users_for_viewer(request.user, status=query.validated_data.get("status")))
         etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
-        if etag in parse_etags(request.headers.get("If-None-Match", "")):
+        if etag_matches(request.headers.get("If-None-Match", ""), etag):
             response = HttpResponseNotModified()
         else:
             response = HttpResponse(body, content_type="application/json")

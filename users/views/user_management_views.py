@@ -1,5 +1,7 @@
 """The heartbeat, the caller's own profile, and staff user management."""
 
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -33,6 +35,7 @@ class HeartbeatView(APIView):
         return Response({"online_status": status_now, "last_seen": last_seen})
 
 
+@method_decorator(never_cache, name="dispatch")  # private, no-store: per-caller answers
 @extend_schema(responses=UserSerializer)
 class MeView(APIView):
     """GET: the caller, with the effective presence status."""
@@ -41,6 +44,7 @@ class MeView(APIView):
         return Response(UserSerializer(request.user).data)
 
 
+@method_decorator(never_cache, name="dispatch")  # private, no-store: per-caller answers
 class AdminUserViewSet(
     mixins.ListModelMixin,
     mixins.CreateModelMixin,

@@ -461,3 +461,15 @@ def test_the_etag_changes_when_time_alone_takes_someone_offline(people, clock):
 def test_staff_and_ordinary_users_get_different_etags(people):
     users, clients = people
     assert clients["olga"].get(ALL_USERS)["ETag"] != clients["boss"].get(ALL_USERS)["ETag"]
+
+
+def test_an_empty_since_is_a_400_not_a_full_read(make_user, device):
+    from users.tests.expectations import assert_json_error
+
+    assert_json_error(device(make_user(username="olga")).get(FEED + "?since="), 400)
+
+
+@pytest.mark.parametrize("path", [FEED, "/api/users/me/", "/api/users/me/presence/", "/api/users/admin/users/"])
+def test_per_caller_answers_are_never_cached(client_for, staff, path):
+    cache_control = client_for(staff).get(path)["Cache-Control"]
+    assert "private" in cache_control and "no-store" in cache_control

@@ -230,3 +230,13 @@ def test_the_sweep_deletes_sessions_ended_or_silent_for_longer_than_the_retentio
 
     assert list(PresenceSession.objects.filter(user=user).values_list("device_id", flat=True)) == ["phone"]
     assert_json_error(laptop.post(HEARTBEAT, format="json"), 401, "token_revoked")  # still refused
+
+
+@pytest.mark.parametrize("value", [0, 1, "yes", "true", None])
+def test_invisible_takes_json_booleans_only(client_for, user, value):
+    from users.models import User
+    from users.tests.expectations import assert_json_error
+
+    response = client_for(user).patch("/api/users/me/presence/", {"invisible": value}, format="json")
+    assert_json_error(response, 400)
+    assert User.objects.get(pk=user.pk).invisible_since is None

@@ -172,3 +172,17 @@ def test_all_users_is_two_queries_whatever_the_number_of_users(alice, crowd, clo
 
     assert len(response.json()) == crowd_size + 1
     assert len(captured.captured_queries) == 2, captured.captured_queries
+
+
+def test_an_empty_status_filter_is_a_400(client_for, staff):
+    from users.tests.expectations import assert_json_error
+
+    assert_json_error(client_for(staff).get("/api/users/all-users/?status="), 400)
+
+
+@pytest.mark.parametrize("form", ["weak", "star", "list"])
+def test_if_none_match_compares_weakly_and_takes_star_and_lists(client_for, staff, form):
+    client = client_for(staff)
+    etag = client.get("/api/users/all-users/")["ETag"]
+    header = {"weak": f"W/{etag}", "star": "*", "list": f'"other", W/{etag}'}[form]
+    assert client.get("/api/users/all-users/", HTTP_IF_NONE_MATCH=header).status_code == 304
