@@ -190,7 +190,11 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Offchat presence API",
-    "DESCRIPTION": "Login, heartbeat, the all-users list and staff user management. Errors are JSON: {detail, code, errors?}.",
+    "DESCRIPTION": (
+        "Login, heartbeat, the incremental presence feed (GET /api/users/presence/?since=<cursor>: poll it, or "
+        "hold the presence socket at /ws/presence/ instead), the all-users list, your own presence and staff user "
+        "management. Errors are JSON: {detail, code, errors?}."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -10,7 +10,9 @@ class PresenceSettingsSerializer(serializers.Serializer):
     """The intervals a client uses; nothing in a client is hard-coded."""
 
     heartbeat_seconds = serializers.IntegerField(help_text="Send POST /api/users/heartbeat/ this often.")
-    refresh_seconds = serializers.IntegerField(help_text="Poll GET /api/users/all-users/ this often.")
+    refresh_seconds = serializers.IntegerField(
+        help_text="Without the socket, poll the feed (GET /api/users/presence/?since=<cursor>) this often."
+    )
     timeout_seconds = serializers.IntegerField(help_text="Silence after which a user reads as offline.")
     idle_seconds = serializers.IntegerField(
         help_text="Without keyboard or pointer input for this long, send heartbeats with state `idle`."

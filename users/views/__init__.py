@@ -25,7 +25,7 @@ from users.throttling import LoginIPRateThrottle, LoginUsernameRateThrottle
     request=LoginSerializer,
     responses={
         200: LoginResponseSerializer,
-        401: error_response("Bad or inactive credentials (`authentication_failed`)."),
+        401: error_response("Bad or inactive credentials (`no_active_account`)."),
     },
 )
 class LoginView(APIView):
