@@ -5,6 +5,8 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "offchat_backend.settings.production")
+# Requests run under the statement and lock timeouts (settings/base.py); management commands do not.
+os.environ.setdefault("OFFCHAT_SERVES_REQUESTS", "true")
 # Django's apps load before anything imports models (the socket's routing does).
 django_application = get_asgi_application()
 

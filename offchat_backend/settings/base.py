@@ -79,6 +79,23 @@ DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR 
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 # Persistent connections are checked before reuse, so a restarted database heals by itself.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A fault that hangs is worse than one that refuses: new connections, statements and lock waits all
+# have a bound on PostgreSQL. Past it, a request gets a JSON 503 with Retry-After
+# (offchat_backend/unavailable.py) and its transaction rolls back whole. Presence's best-effort writes
+# never wait at all (FOR UPDATE SKIP LOCKED); logins, logouts and heartbeats wait at most the lock timeout.
+DB_CONNECT_TIMEOUT_SECONDS = env.int("DB_CONNECT_TIMEOUT_SECONDS", default=3)
+DB_STATEMENT_TIMEOUT_SECONDS = env.float("DB_STATEMENT_TIMEOUT_SECONDS", default=10)
+PRESENCE_LOCK_TIMEOUT_SECONDS = env.float("PRESENCE_LOCK_TIMEOUT_SECONDS", default=2)
+# Server processes only (offchat_backend/asgi.py and wsgi.py set the flag): migrations, the benchmarks'
+# bulk loads and the worker's sweep may rightly take longer than a request may.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool("OFFCHAT_SERVES_REQUESTS", False):
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        connect_timeout=DB_CONNECT_TIMEOUT_SECONDS,
+        options=(
+            f"-c statement_timeout={int(DB_STATEMENT_TIMEOUT_SECONDS * 1000)}"
+            f" -c lock_timeout={int(PRESENCE_LOCK_TIMEOUT_SECONDS * 1000)}"
+        ),
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     # The web process and the Celery worker write the same file: WAL lets readers run

@@ -73,7 +73,8 @@ def _refresh_open_session(user_id: int, sid: str, at: datetime, state: str) -> b
 def touch_presence_session(sid: str, at: datetime, *, state: str | None = None) -> bool:
     """Activity on an open session (in `state`, if given): refresh its last_seen at most once per PRESENCE_TOUCH_SECONDS."""
     sessions = PresenceSession.objects.filter(OPEN, sid=sid, last_seen__lt=clock.touch_cutoff(at))
-    return bool((sessions.filter(state=state) if state else sessions).update(last_seen=at))
+    with transaction.atomic(savepoint=False):  # best effort: a session row held elsewhere is skipped
+        return bool(user_writes.unlocked(sessions.filter(state=state) if state else sessions).update(last_seen=at))
 
 
 def end_presence_session(user_id: int, sid: str, *, reason: str) -> datetime:

@@ -8,6 +8,7 @@ in the other order than they read the clock.
 from collections.abc import Iterable
 from datetime import datetime
 
+from django.db import connection, transaction
 from django.db.models import Case, DateTimeField, Exists, F, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce, Greatest
 from django.db.models.lookups import Exact
@@ -101,9 +102,20 @@ def touch_user(user_id: int, at: datetime, *, active: bool) -> bool:
     last_active = raised("last_active", at) if active else F("last_active")
     new = {"status": F("online_status"), "last_seen": moment(at), "last_active": last_active}
     stale = Q(last_seen__isnull=True) | Q(last_seen__lt=clock.touch_cutoff(at))
-    return bool(
-        User.objects.filter(stale, pk=user_id).update(**new_positions(new, at), last_seen=at, last_active=last_active)
-    )
+    rows = unlocked(User.objects.filter(stale, pk=user_id))
+    with transaction.atomic(savepoint=False):  # FOR UPDATE needs one; still one statement
+        return bool(rows.update(**new_positions(new, at), last_seen=at, last_active=last_active))
+
+
+def unlocked(queryset):
+    """The rows of `queryset` no other transaction holds (PostgreSQL: FOR UPDATE SKIP LOCKED), as one statement.
+
+    For best-effort writes: a row held by an admin's edit, a script or a migration is skipped,
+    never waited for (the touch comes again with the next request).
+    """
+    if connection.vendor != "postgresql":
+        return queryset  # SQLite has no row locks: its one writer at a time is the whole story
+    return queryset.model.objects.filter(pk__in=queryset.select_for_update(skip_locked=True).values("pk"))
 
 
 def write_invisible(user_id: int, invisible: bool, at: datetime) -> bool:
