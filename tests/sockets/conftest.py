@@ -83,7 +83,8 @@ class Socket:
         message = json.loads(self.ws.recv(timeout=timeout))
         self.messages.append(message)
         if message.get("type") == "presence":
-            self.cursor = message["cursor"]
+            if not message.get("more"):
+                self.cursor = message["cursor"]
             self.view.update({user["id"]: user for user in message["users"]})
         return message
 
@@ -96,9 +97,16 @@ class Socket:
                 return message
 
     def auth(self, access: str, since: str | None = None) -> dict:
-        """Authenticate; returns the first presence message."""
+        """Authenticate; returns the first presence answer, its parts (`more`) joined into one."""
         self.send({"type": "auth", "access": access, **({"since": since} if since else {})})
-        return self.recv()
+        first = self.recv()
+        answer = {**first, "users": list(first.get("users", []))}
+        while first.get("type") == "presence" and first.get("more"):
+            first = self.recv()
+            answer["users"] += first["users"]
+            answer["cursor"] = first["cursor"]
+        answer.pop("more", None)
+        return answer
 
     def status(self, user_id: int) -> str | None:
         return (self.view.get(user_id) or {}).get("online_status")

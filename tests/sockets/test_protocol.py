@@ -129,3 +129,21 @@ def test_state_messages_are_heartbeats(server, sockets, user, staff):
     watcher.until(lambda s: s.status(user.id) == "away")
     socket.send({"type": "state", "state": "active"})
     watcher.until(lambda s: s.status(user.id) == "online")
+
+
+def test_a_snapshot_of_thousands_of_users_arrives_whole_in_parts(server, sockets, user, django_user_model):
+    # About 1.6 MB as one message: over the server's 1 MiB message limit, which would drop it.
+    django_user_model.objects.bulk_create(
+        [
+            django_user_model(
+                username=f"a-member-of-a-large-directory-{i}", first_name="Maximiliana", last_name="Vasilakopoulou"
+            )
+            for i in range(8000)
+        ]
+    )
+    socket = sockets(server)
+    first = socket.auth(log_in(server, user)["access"])
+    parts = [m for m in socket.messages if m["type"] == "presence"]
+    assert len(parts) >= 3 and parts[0]["full"] is True and parts[0]["more"] is True and "more" not in parts[-1]
+    assert len(first["users"]) == django_user_model.objects.count()
+    assert socket.cursor == parts[-1]["cursor"]

@@ -185,13 +185,13 @@ class PresenceHub:
             users = self._unsent(staff, users)
             if users:
                 await self._send_all(list(self.members[staff]), protocol.presence(cursor, False, users))
-        texts: dict[int, str] = {}  # a snapshot shared by several joiners is serialised once
+        texts: dict[int, list[str]] = {}  # a snapshot shared by several joiners is serialised once
         for consumer, cursor, full, users in done.admitted:
             if consumer.sid not in self.by_sid or consumer not in self.by_sid[consumer.sid]:
                 continue  # closed while its first read ran
             staff = bool(consumer.user.is_staff)
             if id(users) not in texts:
-                texts[id(users)] = orjson.dumps(protocol.presence(cursor, full, users)).decode()
+                texts[id(users)] = _texts(protocol.presence(cursor, full, users))
                 # A user this joiner holds differently from what its class last sent (changed and changed
                 # back between two reads) must not be left out of the next push as a repeat.
                 held = {user["id"]: user for user in users}
@@ -218,13 +218,13 @@ class PresenceHub:
             del sent[user_id]
         return fresh
 
-    async def _send_all(self, consumers, message: dict | None, *, close: int | None = None) -> None:
-        await self._send_text(consumers, orjson.dumps(message).decode() if message is not None else None, close=close)
+    async def _send_all(self, consumers, messages: list[dict] | None, *, close: int | None = None) -> None:
+        await self._send_text(consumers, _texts(messages) if messages else [], close=close)
 
-    async def _send_text(self, consumers, text: str | None, *, close: int | None = None) -> None:
+    async def _send_text(self, consumers, texts: list[str], *, close: int | None = None) -> None:
         for consumer in consumers:
             try:
-                if text is not None:
+                for text in texts:
                     await consumer.send(text_data=text)
                 if close is not None:
                     await consumer.close(code=close)
@@ -236,6 +236,10 @@ class PresenceHub:
         self.task.cancel()
         await asyncio.get_running_loop().run_in_executor(self.executor, _close_connection)
         self.executor.shutdown(wait=False)
+
+
+def _texts(messages: list[dict]) -> list[str]:
+    return [orjson.dumps(message).decode() for message in messages]
 
 
 def _close_connection() -> None:

@@ -37,9 +37,26 @@ def error(code: str, detail: str) -> dict:
     return {"type": "error", "code": code, "detail": detail}
 
 
-def presence(cursor, full: bool, users: list[dict]) -> dict:
-    """A push: the feed's body (GET /api/users/presence/) plus its type."""
-    return {"type": "presence", "cursor": str(cursor), "full": full, "users": users}
+# Users per presence message: a 10k-user snapshot is 1.5 MB, over the server's 1 MiB message limit
+# (daphne's websocket_max_message_size), so big ones go out in parts of about 300 KB.
+USERS_PER_MESSAGE = 2000
+
+
+def presence(cursor, full: bool, users: list[dict]) -> list[dict]:
+    """A push: the feed's body (GET /api/users/presence/) plus its type, in parts if it is big.
+
+    Every part but the last has `"more": true`: apply its users, but keep the cursor only from the last
+    part (a socket that drops mid-way resumes from the cursor before, and misses nothing). Only the
+    first part of a full snapshot has `full: true`.
+    """
+    parts = [users[i : i + USERS_PER_MESSAGE] for i in range(0, len(users), USERS_PER_MESSAGE)] or [[]]
+    messages = []
+    for index, part in enumerate(parts):
+        message = {"type": "presence", "cursor": str(cursor), "full": full and index == 0, "users": part}
+        if index < len(parts) - 1:
+            message["more"] = True
+        messages.append(message)
+    return messages
 
 
 def parse(text: str) -> dict:

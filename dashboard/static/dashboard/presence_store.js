@@ -12,11 +12,12 @@ export class PresenceStore {
   }
 
   /** Apply one feed answer: a full one replaces everything held; a partial one replaces or adds rows by id. */
-  apply({ cursor, full, users }) {
+  apply({ cursor, full, users, more }) {
     if (full) this.byId = new Map();
     // A whole row per entry: an edited name or a new account arrives the same way as a status change.
     for (const user of users) this.byId.set(user.id, user);
-    this.cursor = cursor;
+    // A socket sends a big answer in parts: the cursor holds only once the last part ("more" unset) is in.
+    if (!more) this.cursor = cursor;
   }
 
   users() {

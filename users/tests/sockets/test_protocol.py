@@ -43,3 +43,18 @@ def test_the_budget_allows_a_burst_then_refuses(monkeypatch):
     assert [budget.spend() for _ in range(4)] == [True, True, True, False]
     now[0] += 1
     assert budget.spend() is True
+
+
+def test_a_big_answer_goes_out_in_parts_and_only_the_last_carries_the_cursor_to_keep():
+    users = [{"id": i} for i in range(protocol.USERS_PER_MESSAGE * 2 + 1)]
+
+    parts = protocol.presence("C", True, users)
+
+    assert [len(p["users"]) for p in parts] == [protocol.USERS_PER_MESSAGE, protocol.USERS_PER_MESSAGE, 1]
+    assert [p["full"] for p in parts] == [True, False, False]
+    assert [p.get("more") for p in parts] == [True, True, None]
+    assert [u for p in parts for u in p["users"]] == users
+
+
+def test_a_small_or_empty_answer_is_one_message():
+    assert protocol.presence("C", False, []) == [{"type": "presence", "cursor": "C", "full": False, "users": []}]

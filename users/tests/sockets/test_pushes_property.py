@@ -100,7 +100,8 @@ class SocketClient:
 
     def apply(self, message):
         if message.get("type") == "presence":
-            self.cursor = message["cursor"]
+            if not message.get("more"):
+                self.cursor = message["cursor"]
             self.state.update({entry["id"]: self.key(entry) for entry in message["users"]})
 
     def open(self, since=None):
