@@ -218,6 +218,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # A PATCH body is its serializer as declared: me/presence needs `invisible`; the admin update's are all optional.
+    "COMPONENT_SPLIT_PATCH": False,
 }
 
 SIMPLE_JWT = {

@@ -107,8 +107,9 @@ def test_the_presence_model_is_documented(schema):
     assert set(components["PresenceFeed"]["properties"]) == {"cursor", "full", "users"}
     presence = schema["paths"]["/api/users/me/presence/"]["patch"]
     assert presence["requestBody"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/PatchedPresenceVisibilityRequest"
+        "$ref": "#/components/schemas/PresenceVisibilityRequest"
     }
+    assert components["PresenceVisibilityRequest"]["required"] == ["invisible"]
     assert set(components["OwnPresence"]["properties"]) == {"online_status", "invisible", "sessions"}
     all_users = schema["paths"]["/api/users/all-users/"]["get"]
     assert "304" in all_users["responses"] and "If-None-Match" in {p["name"] for p in all_users["parameters"]}
@@ -135,3 +136,16 @@ def test_swagger_ui_is_served_from_this_server_only(client):
     for asset in assets:
         assert asset.startswith("/static/drf_spectacular_sidecar/"), asset  # no CDN
         assert finders.find(asset.removeprefix("/static/")), asset
+
+
+def test_the_schema_says_what_the_server_requires_and_always_sends(schema):
+    components = schema["components"]["schemas"]
+    assert "password" in components["AdminUserCreateRequest"]["required"]
+    assert "password" not in components["AdminUserUpdateRequest"].get("required", [])
+    for name in ("User", "AdminUser"):
+        assert set(components[name]["required"]) >= {"email", "first_name", "last_name", "online_status"}
+        online_status = components[name]["properties"]["online_status"]
+        ref = online_status.get("$ref") or online_status["allOf"][0]["$ref"]
+        assert set(components[ref.rsplit("/", 1)[1]]["enum"]) == {"online", "away", "offline"}
+    login_401 = schema["paths"]["/api/users/login/"]["post"]["responses"]["401"]["description"]
+    assert "no_active_account" in login_401

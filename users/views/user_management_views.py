@@ -15,7 +15,12 @@ from users.auth.logins import SessionEnded, heartbeat
 from users.models import User
 from users.presence.selectors import online_users
 from users.serializers.presence import HeartbeatResponseSerializer, HeartbeatSerializer
-from users.serializers.users import AdminUserSerializer, UserSerializer
+from users.serializers.users import (
+    AdminUserCreateSerializer,
+    AdminUserSerializer,
+    AdminUserUpdateSerializer,
+    UserSerializer,
+)
 from users.services.accounts import SelfDeactivation, activate_user, deactivate_user
 
 
@@ -57,6 +62,26 @@ class AdminUserViewSet(
     permission_classes = [IsAdminUser]
     serializer_class = AdminUserSerializer
     queryset = User.objects.order_by("id")
+    # Requests have their own shapes (password required to create, everything optional to update);
+    # every answer is AdminUserSerializer's.
+    write_serializers = {"create": AdminUserCreateSerializer, "update": AdminUserUpdateSerializer}
+
+    def get_serializer_class(self):
+        return self.write_serializers.get(
+            self.action, AdminUserUpdateSerializer if self.action == "partial_update" else AdminUserSerializer
+        )
+
+    @extend_schema(request=AdminUserCreateSerializer, responses={201: AdminUserSerializer})
+    def create(self, request, *args, **kwargs):
+        return super().create(request, *args, **kwargs)
+
+    @extend_schema(request=AdminUserUpdateSerializer, responses=AdminUserSerializer)
+    def update(self, request, *args, **kwargs):
+        return super().update(request, *args, **kwargs)
+
+    @extend_schema(request=AdminUserUpdateSerializer, responses=AdminUserSerializer)
+    def partial_update(self, request, *args, **kwargs):
+        return super().partial_update(request, *args, **kwargs)
 
     @extend_schema(responses=AdminUserSerializer(many=True))
     @action(detail=False, methods=["get"])
