@@ -3,7 +3,7 @@
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.extensions import OpenApiViewExtension
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny, IsAdminUser
 
@@ -17,7 +17,11 @@ ERROR_DESCRIPTIONS = {
     "403": "The caller is not staff (`permission_denied`).",
     "404": "No such object (`not_found`).",
     "415": "The body is not `application/json` (`unsupported_media_type`).",
+    "405": "A method the path does not take (`method_not_allowed`); the Allow header names the ones it does.",
+    "413": "The body is over DATA_UPLOAD_MAX_MEMORY_SIZE (`request_too_large`).",
     "429": "Too many requests (`throttled`); see the Retry-After header.",
+    "503": "The database is unavailable, or a row stayed locked past the lock timeout (`service_unavailable`); "
+    "retry after the Retry-After header's seconds.",
 }
 
 
@@ -45,11 +49,29 @@ class PresenceAutoSchema(AutoSchema):
             del schema["format"]
             schema["description"] = "An email address, or empty when the account has none."
 
+    def get_override_parameters(self):
+        """The response headers every client meets: Retry-After on 429/503, Cache-Control on answers; ETag on all-users."""
+        parameters = list(super().get_override_parameters())
+        parameters.append(
+            OpenApiParameter("Retry-After", int, OpenApiParameter.HEADER, response=[429, 503], description="Seconds.")
+        )
+        if self.method == "GET":
+            parameters.append(
+                OpenApiParameter(
+                    "Cache-Control",
+                    str,
+                    OpenApiParameter.HEADER,
+                    response=[200],
+                    description="Per-caller answers: `private, no-store` (with no-cache, must-revalidate).",
+                )
+            )
+        return parameters
+
     def _error_codes(self) -> list[str]:
         permissions = self.view.get_permissions()
-        codes = []
+        codes = ["405", "503"]
         if self.method in BODY_METHODS and self.get_request_serializer() is not None:
-            codes += ["400", "415"]
+            codes += ["400", "413", "415"]
         if any(not isinstance(permission, AllowAny) for permission in permissions):
             codes.append("401")
         if any(isinstance(permission, IsAdminUser) for permission in permissions):

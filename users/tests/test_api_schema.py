@@ -149,3 +149,19 @@ def test_the_schema_says_what_the_server_requires_and_always_sends(schema):
         assert set(components[ref.rsplit("/", 1)[1]]["enum"]) == {"online", "away", "offline"}
     login_401 = schema["paths"]["/api/users/login/"]["post"]["responses"]["401"]["description"]
     assert "no_active_account" in login_401
+
+
+def test_every_operation_documents_the_answers_and_headers_a_client_meets(schema):
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            if not path.startswith("/api/users/"):
+                continue
+            responses = operation["responses"]
+            assert {"405", "503"} <= set(responses), (method, path)
+            assert "Retry-After" in responses["503"].get("headers", {}), (method, path)
+            if method in ("post", "put", "patch") and "requestBody" in operation:
+                assert "413" in responses, (method, path)
+            if method == "get":
+                assert "Cache-Control" in responses["200"].get("headers", {}), (method, path)
+    all_users = schema["paths"]["/api/users/all-users/"]["get"]["responses"]
+    assert "ETag" in all_users["200"]["headers"] and "ETag" in all_users["304"]["headers"]

@@ -32,6 +32,13 @@ def etag_matches(if_none_match: str, etag: str) -> bool:
             OpenApiParameter.HEADER,
             description="The ETag of a list you hold: 304 if it is still current.",
         ),
+        OpenApiParameter(
+            "ETag",
+            str,
+            OpenApiParameter.HEADER,
+            response=[200, 304],
+            description="A hash of the body; send it back in If-None-Match.",
+        ),
     ],
     responses={
         200: AllUsersEntrySerializer(many=True),
