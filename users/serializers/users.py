@@ -53,7 +53,25 @@ class AdminUserSerializer(serializers.ModelSerializer):
         return effective_status(user)
 
 
-class AdminUserUpdateSerializer(AdminUserSerializer):
+class StrictStrings:
+    """Text fields take JSON strings only: DRF's CharField turns 7 or 2.5 into "7" and "2.5", which the schema rules out."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            wrong = {
+                name: [serializers.ErrorDetail("Not a valid string.", code="invalid")]
+                for name, field in self.fields.items()
+                if isinstance(field, serializers.CharField)
+                and not field.read_only
+                and data.get(name) is not None
+                and not isinstance(data.get(name), str)
+            }
+            if wrong:
+                raise serializers.ValidationError(wrong)
+        return super().to_internal_value(data)
+
+
+class AdminUserUpdateSerializer(StrictStrings, AdminUserSerializer):
     """PUT/PATCH by staff: any of username, email, names, is_staff, password (Django's password rules)."""
 
     password = serializers.CharField(

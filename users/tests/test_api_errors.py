@@ -257,3 +257,12 @@ def test_a_body_over_the_limit_is_a_json_413_under_debug_too(session, settings, 
             "/api/users/login/", '{"username": "' + "x" * 5000 + '"}', content_type="application/json"
         )
     assert_json_error(response, 413, "request_too_large")
+
+
+@pytest.mark.parametrize("field", ["username", "first_name", "last_name"])
+def test_an_admin_create_with_a_number_for_text_is_a_json_400(session, users_table, field):
+    body = {"username": "numbers", "password": "Numbers-pass-42", field: 12345}
+    with unchanged(users_table):
+        response = session["staff"].post("/api/users/admin/users/", body, format="json")
+    assert_json_error(response, 400)
+    assert field in response.json()["errors"]
