@@ -29,10 +29,10 @@ class Config:
     rt_changes: int = 12  # logins and logouts over HTTP, each pushed to every viewer
     rt_closed: int = 3  # viewer sockets closed for the closed-tab time
     rt_poll_requests: int = 50  # feed polls timed for the polling comparison
-    rt_idle_seconds: float = 40
+    rt_idle_seconds: float = 30
     rt_settle_seconds: float = 5
     rt_grace_seconds: float = 0  # 0: the default PRESENCE_DISCONNECT_GRACE_SECONDS
-    rt_compare_sockets: int = 2_000  # sockets per server in the memory comparison
+    rt_compare_sockets: int = 1_000  # sockets per server in the memory comparison
     password_hash: str = ""
 
 
