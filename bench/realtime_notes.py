@@ -182,11 +182,38 @@ def section(rt: dict, v: dict) -> list[str]:
             ],
         ),
         "",
-        *RECOMMENDATION,
+        *_recommendation(rt),
         "",
     ]
 
 
-RECOMMENDATION = [
-    "Recommendation: pending the full run.",
-]
+def _recommendation(rt: dict) -> list[str]:
+    memory, hb, h = rt["servers"]["held_sockets"], rt["servers"]["heartbeat"], rt["held"]
+    d, u = memory["daphne"]["kib_per_socket"], memory["gunicorn_uvicorn"]["kib_per_socket"]
+    sync, daphne, uvi = hb["gunicorn_sync"], hb["daphne"], hb["gunicorn_uvicorn"]
+    return [
+        f"**What compose's `web` should run.** Held sockets cost {d} KiB each on daphne against {u} KiB on uvicorn",
+        f"({ratio_text(u, d)}; uvicorn accepts permessage-deflate, a compression context per socket), and one",
+        f"daphne process held {h['sockets']} sockets in {h['rss_mib']} MiB at {h['idle_cpu_percent']}% of a core.",
+        f"For HTTP heartbeats gunicorn's sync workers did {sync['rps']} req/s at {sync['cpu_ms_per_heartbeat']} CPU ms",
+        f"each, gunicorn with uvicorn workers {uvi['rps']} req/s at {uvi['cpu_ms_per_heartbeat']} ms, daphne (one",
+        f"process, its sync views on one thread) {daphne['rps']} req/s at {daphne['cpu_ms_per_heartbeat']} ms. Under",
+        "ASGI, Django runs each request's sync code in a thread of its own with its own database connection, which",
+        "likely explains the extra transactions per heartbeat and, on a PostgreSQL shared with other clients, any",
+        "503s (the app's answer when the database refuses).",
+        "A socket client sends no HTTP heartbeat at all, so with sockets the HTTP load that remains is logins,",
+        "lists and the feed of clients without a socket.",
+        "",
+        "Compose's `web` runs gunicorn over WSGI today, which serves no WebSocket, so `/ws/presence/` needs an ASGI",
+        "server. Recommended: `web` runs daphne, the server `make run` already uses and already pinned",
+        "(`daphne -b 0.0.0.0 -p 8000 offchat_backend.asgi:application`), one process per container, scaled with",
+        "more `web` replicas behind the load balancer (each process's hub reads the feed once per push interval,",
+        "so replicas add idle statements, not per-socket ones). Where HTTP throughput matters more than one",
+        "origin, keep gunicorn sync workers for `/api/` and route `/ws/` to daphne at the proxy. uvicorn workers",
+        "are not recommended: more memory per socket and no faster over HTTP here. uvicorn and uvicorn-worker are",
+        "pinned in requirements-dev.txt for this comparison only.",
+    ]
+
+
+def ratio_text(a: float, b: float) -> str:
+    return f"{a / b:.1f}x" if b else "n/a"
