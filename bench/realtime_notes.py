@@ -161,6 +161,7 @@ def section(rt: dict, v: dict) -> list[str]:
                 "KiB per held socket",
                 "heartbeat req/s",
                 "p99 ms",
+                "errors",
                 "CPU ms per heartbeat",
                 "transactions per heartbeat",
             ],
