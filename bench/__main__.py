@@ -24,6 +24,15 @@ class Config:
     feed_users: int = 100_000
     feed_changes: int = 100
     feed_runs: int = 11
+    rt_viewers: int = 1_000  # sockets that watch the changes
+    rt_held: int = 10_000  # sockets held idle (the viewers among them)
+    rt_changes: int = 12  # logins and logouts over HTTP, each pushed to every viewer
+    rt_closed: int = 3  # viewer sockets closed for the closed-tab time
+    rt_poll_requests: int = 50  # feed polls timed for the polling comparison
+    rt_idle_seconds: float = 30
+    rt_settle_seconds: float = 5
+    rt_grace_seconds: float = 0  # 0: the default PRESENCE_DISCONNECT_GRACE_SECONDS
+    rt_compare_sockets: int = 1_000  # sockets per server in the memory comparison
     password_hash: str = ""
 
 
@@ -36,8 +45,17 @@ QUICK = dict(
     naive_sweep_max=10_000,
     feed_users=10_000,
     feed_runs=5,
+    rt_viewers=50,
+    rt_held=300,
+    rt_changes=4,
+    rt_closed=2,
+    rt_poll_requests=10,
+    rt_idle_seconds=3,
+    rt_settle_seconds=1,
+    rt_grace_seconds=2,
+    rt_compare_sockets=100,
 )
-SCENARIOS = ("heartbeat", "writes", "all_users", "feed", "sweep")
+SCENARIOS = ("heartbeat", "writes", "all_users", "feed", "sweep", "realtime")
 
 
 def main() -> int:
@@ -116,6 +134,11 @@ def main() -> int:
         results["feed"] = timed("feed", lambda: feed.feed_poll(config))
     if "sweep" in wanted:
         results["sweep"] = timed("sweep", lambda: scenarios.sweep(config))
+    if "realtime" in wanted:
+        from bench import realtime
+
+        with scenarios.workdir() as tmp:
+            results["realtime"] = timed("realtime", lambda: realtime.realtime(config, env, Path(tmp)))
     results["machine"] = {
         "cpus": os.cpu_count(),
         "python": platform.python_version(),

@@ -24,6 +24,18 @@ class NaiveTouchMiddleware:
         return response
 
 
+class StatementsView(APIView):
+    """The number of SQL statements this server process has sent (bench/statements.py)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        from bench import statements
+
+        return Response({"statements": statements.sent()})
+
+
 class PingView(APIView):
     """The stack's floor: routing, middleware and rendering, no authentication, no database."""
 

@@ -1,6 +1,6 @@
 """docs/BENCHMARKS.md, regenerated from a run's figures: the tables come from the run, the findings are ours."""
 
-from bench import report
+from bench import realtime_notes, report
 
 COMMAND = "make bench"
 
@@ -119,6 +119,8 @@ def markdown(r: dict) -> str:
         "",
         "![cost against number of users](benchmarks/cost_vs_users.png)",
         "",
+        "![presence socket against polling](benchmarks/realtime.png)",
+        "",
         "## Targets",
         "",
         _rows(
@@ -142,6 +144,7 @@ def markdown(r: dict) -> str:
                     "Feed at 100k users, 100 changes: a poll < 5% of the full list (p50 and bytes), no seq scan",
                     _verdict(v["feed"]),
                 ],
+                *realtime_notes.target_rows(v),
             ],
         ),
         "",
@@ -433,6 +436,7 @@ def markdown(r: dict) -> str:
             ],
         ),
         "",
+        *realtime_notes.section(r["realtime"], v),
         "## How the bench is built",
         "",
         "- `bench/database.py`: its own database (`<DATABASE_URL name>_bench`, created if missing: the bench",
@@ -445,7 +449,11 @@ def markdown(r: dict) -> str:
         "- `bench/baselines.py`: the naive middleware, the ModelSerializer list and the ping; never in the app.",
         "- `bench/feed.py`: the feed scenario; `python -m bench --only NAME` runs one scenario (it writes",
         "  `benchmarks/only.json` under `--out`, never this file).",
-        "- `bench/report.py`, `bench/notes.py`: the table, `latest.json`, the plot and this file.",
+        "- `bench/realtime.py`: the presence socket scenario (an asyncio client fleet with `websockets`, daphne and",
+        "  gunicorn with uvicorn workers); `bench/statements.py` counts a bench server's SQL statements",
+        "  (`GET /bench/statements/`).",
+        "- `bench/report.py`, `bench/notes.py`, `bench/realtime_notes.py`: the table, `latest.json`, the plots and",
+        "  this file.",
         "",
     ]
     return "\n".join(out)

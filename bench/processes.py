@@ -1,4 +1,4 @@
-"""The processes under test (gunicorn, the Celery worker) and the load generator (wrk), all on 127.0.0.1."""
+"""The processes under test (gunicorn, daphne, the Celery worker) and the load generator (wrk), all on 127.0.0.1."""
 
 import json
 import os
@@ -58,22 +58,40 @@ def peak_rss_of_tree(pid: int) -> dict:
 
 
 @contextmanager
-def gunicorn(env: dict, *, workers: int = WORKERS):
+def gunicorn(env: dict, *, workers: int = WORKERS, worker_class: str = "sync"):
     """gunicorn serving the app with the bench settings; yields (base_url, process)."""
     port = free_port()
+    app = "offchat_backend.wsgi" if worker_class == "sync" else "offchat_backend.asgi:application"
     argv = [
         str(BIN / "gunicorn"),
-        "offchat_backend.wsgi",
+        app,
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
         str(workers),
+        "--worker-class",
+        worker_class,
         "--log-level",
         "warning",
         "--timeout",
         "120",
         "--preload",
     ]  # import the app once, then fork: the bench restarts the server between runs
+    with _serving(argv, env, port, "gunicorn") as served:
+        yield served
+
+
+@contextmanager
+def daphne(env: dict):
+    """daphne, one process serving HTTP and the presence socket (the ASGI app), as runserver runs it; yields (base_url, process)."""
+    port = free_port()
+    argv = [str(BIN / "daphne"), "-v", "0", "-b", "127.0.0.1", "-p", str(port), "offchat_backend.asgi:application"]
+    with _serving(argv, env, port, "daphne") as served:
+        yield served
+
+
+@contextmanager
+def _serving(argv: list[str], env: dict, port: int, name: str):
     process = subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -85,11 +103,34 @@ def gunicorn(env: dict, *, workers: int = WORKERS):
                         break
             except OSError as exc:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("gunicorn did not start") from exc
+                    raise RuntimeError(f"{name} did not start") from exc
                 time.sleep(0.2)
         yield base, process
     finally:
         _stop(process)
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its children, so far."""
+    total = 0.0
+    for proc in (psutil.Process(pid), *psutil.Process(pid).children(recursive=True)):
+        try:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def largest_rss_mib(pid: int) -> float:
+    """The resident set of the largest process of a tree (a gunicorn worker, or daphne itself), in MiB."""
+    sizes = []
+    for proc in (psutil.Process(pid), *psutil.Process(pid).children(recursive=True)):
+        try:
+            sizes.append(proc.memory_info().rss)
+        except psutil.NoSuchProcess:
+            continue
+    return max(sizes) / 2**20
 
 
 @contextmanager
@@ -123,9 +164,16 @@ def wrk_available() -> bool:
 
 
 def wrk(
-    url: str, *, tokens_file: Path, method: str = "GET", seconds: float, connections: int, threads: int = 2
+    url: str,
+    *,
+    tokens_file: Path,
+    method: str = "GET",
+    seconds: float,
+    connections: int,
+    threads: int = 2,
+    allow_errors: bool = False,
 ) -> dict:
-    """Run wrk for a bounded time; returns requests, rps, p50/p99 (ms), bytes and non-2xx counts."""
+    """Run wrk for a bounded time; returns requests, rps, p50/p99 (ms), bytes and non-2xx counts (errors raise unless allowed)."""
     argv = [
         "wrk",
         f"-t{threads}",
@@ -144,6 +192,6 @@ def wrk(
     out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
     line = next(text for text in out.splitlines() if text.startswith("BENCH_JSON "))
     result = json.loads(line.removeprefix("BENCH_JSON "))
-    if result["non_2xx"] or result["socket_errors"]:
+    if (result["non_2xx"] or result["socket_errors"]) and not allow_errors:
         raise RuntimeError(f"wrk saw failures on {url}: {result}")
     return result

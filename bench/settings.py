@@ -2,6 +2,7 @@
 
 import warnings
 
+import bench.statements  # noqa: E402, F401  (counts the statements a bench server sends: GET /bench/statements/)
 from offchat_backend.settings.base import *  # noqa: F403
 from offchat_backend.settings.base import MIDDLEWARE, env
 
