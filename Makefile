@@ -42,7 +42,7 @@ BENCH_OUT ?= docs
 bench: install wrk
 	$(BIN)/python -m bench --out $(BENCH_OUT)
 
-## The benchmarks' smoke run for CI: smaller sizes, shorter loads, under a minute.
+## The benchmarks' smoke run for CI: smaller sizes, shorter loads, about two minutes.
 bench-quick: install wrk
 	$(BIN)/python -m bench --quick --out $(BENCH_OUT)
 

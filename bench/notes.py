@@ -103,7 +103,7 @@ def markdown(r: dict) -> str:
         "below is measured against its baseline **in the same run, on the same machine**, and reported as a ratio.",
         "",
         f"This file, `docs/benchmarks/latest.json` and `docs/benchmarks/cost_vs_users.png` are written by `{COMMAND}`",
-        "(`make bench-quick` is the CI smoke run: smaller sizes, under a minute; CI writes it under `var/bench/`).",
+        "(`make bench-quick` is the CI smoke run: smaller sizes, about two minutes; CI writes it under `var/bench/`).",
         "The benchmark code, the naive baselines included, lives in `bench/`; none of it ships in the app.",
         "",
         "```bash",
