@@ -16,6 +16,7 @@ from tests.sockets.test_compose_web import compose_web_command
 
 pytestmark = [pytest.mark.live]
 HOLD_SECONDS = 6
+OTHERS = 30
 
 
 def timed(call):
@@ -36,6 +37,7 @@ def hold_row(user_id: int, locked: threading.Event, release: threading.Event):
 
 
 def test_a_locked_row_never_hangs_its_users_requests(on_postgres, live_env, start_process, user, staff, make_user):
+    others_accounts = [make_user(username=f"other{i}") for i in range(OTHERS)]
     live_env.update(
         DJANGO_SETTINGS_MODULE="offchat_backend.settings.production",
         ALLOWED_HOSTS="127.0.0.1",
@@ -56,11 +58,28 @@ def test_a_locked_row_never_hangs_its_users_requests(on_postgres, live_env, star
         for who in (user, staff)
     }
     alice, boss = tokens[user.username]["access"], tokens[staff.username]["access"]
+    others_tokens = [
+        api.call("POST", "/api/users/login/", {"username": o.username, "password": "Correct-horse-42"})[2]["access"]
+        for o in others_accounts
+    ]
     time.sleep(1.2)  # alice's last_seen is now old enough for her next request to touch it
+    samples: list[tuple[float, int]] = []
+    stop = threading.Event()
+
+    def heartbeat_every_second(token):
+        deadline = time.monotonic() + 30  # bounded whatever happens
+        while not stop.is_set() and time.monotonic() < deadline:
+            (status, _, _), took = timed(lambda: api.call("POST", "/api/users/heartbeat/", {}, token=token))
+            samples.append((took, status))
+            time.sleep(1)
+
+    load = [threading.Thread(target=heartbeat_every_second, args=(t,)) for t in others_tokens]
 
     locked, release = threading.Event(), threading.Event()
     holder = threading.Thread(target=hold_row, args=(user.pk, locked, release))
     holder.start()
+    for thread in load:
+        thread.start()
     try:
         assert locked.wait(5)
         (status, _, _), read_took = timed(lambda: api.call("GET", "/api/users/me/", token=alice))
@@ -68,11 +87,23 @@ def test_a_locked_row_never_hangs_its_users_requests(on_postgres, live_env, star
         (status, headers, body), beat_took = timed(lambda: api.call("POST", "/api/users/heartbeat/", {}, token=alice))
         assert beat_took < 3, beat_took
         assert status == 200 or (status == 503 and body["code"] == "service_unavailable" and headers["Retry-After"])
-        others = [timed(lambda: api.call("POST", "/api/users/heartbeat/", {}, token=boss)) for _ in range(10)]
-        assert all(result[0] == 200 for result, _ in others) and max(took for _, took in others) < 1
+        boss_beat = timed(lambda: api.call("POST", "/api/users/heartbeat/", {}, token=boss))
+        assert boss_beat[0][0] == 200
+        time.sleep(2)  # the others keep heartbeating while the row stays held
     finally:
         release.set()
         holder.join(HOLD_SECONDS + 5)
+        stop.set()
+        for thread in load:
+            thread.join(10)
+    times = sorted(took for took, _ in samples)
+    p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
+    print(
+        f"locked row: read {read_took * 1000:.0f}ms, heartbeat {beat_took * 1000:.0f}ms ({status}); "
+        f"{len(samples)} other heartbeats, p99 {p99 * 1000:.0f}ms"
+    )
+    ok = sum(status == 200 for _, status in samples) / len(samples)
+    assert ok >= 0.95 and p99 < 1, (len(samples), ok, p99, sorted({s for _, s in samples}))
 
     status, _, body = api.call("POST", "/api/users/heartbeat/", {}, token=alice)
     assert status == 200 and body["online_status"] == "online"

@@ -1,6 +1,6 @@
-"""Redis stalled (SIGSTOP for 5 s) under load on compose's web command: 30 users heartbeating, an admin reading
-all-users, a logout inside the stall. Measured: the answers after the first 2 s of the stall, the logout, the
-revoked token on a read and a heartbeat, /readyz."""
+"""Redis stalled (SIGSTOP for 5 s) or partitioned (a relay that swallows what clients send) under load on
+compose's web command: 30 users heartbeating, an admin reading all-users, a logout inside the fault. Measured:
+the answers after the first 2 s of the fault, the logout, the revoked token on a read and a heartbeat, /readyz."""
 
 import os
 import signal
@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from tests.faults.test_redis_stall import Relay
 from tests.live.conftest import Api, free_port, wait_until_healthy
 from tests.sockets.test_compose_web import compose_web_command
 
@@ -18,20 +19,37 @@ USERS, STALL_SECONDS = 30, 5
 PASSWORD = "Correct-horse-42"
 
 
-def test_a_redis_stall_under_load_keeps_answers_fast_and_the_logout_holds(
-    on_postgres,
-    live_env,
-    start_process,
-    redis_server,
-    make_user,
-    staff,  # noqa: F811
+@pytest.fixture(params=["stall", "partition"])
+def redis_fault(request, redis_server):
+    """(url the server uses, start the fault, end it): SIGSTOP/SIGCONT, or a relay that drops client bytes."""
+    if request.param == "stall":
+        yield (
+            redis_server.url,
+            lambda: os.kill(redis_server.process.pid, signal.SIGSTOP),
+            lambda: os.kill(redis_server.process.pid, signal.SIGCONT),
+        )
+        return
+    relay = Relay(redis_server.port)
+    try:
+        yield (
+            f"redis://127.0.0.1:{relay.port}/0",
+            lambda: setattr(relay, "partitioned", True),
+            lambda: setattr(relay, "partitioned", False),
+        )
+    finally:
+        relay.close()
+
+
+def test_a_redis_fault_under_load_keeps_answers_fast_and_the_logout_holds(
+    on_postgres, live_env, start_process, redis_fault, make_user, staff
 ):
+    redis_url, start_fault, end_fault = redis_fault
     live_env.update(
         DJANGO_SETTINGS_MODULE="offchat_backend.settings.production",
         ALLOWED_HOSTS="127.0.0.1",
         SECURE_SSL_REDIRECT="false",
         SECRET_KEY="redis-stall-load-test-secret-key-0123456789abcdef0123456789ab",
-        REDIS_URL=redis_server.url,
+        REDIS_URL=redis_url,
         CELERY_BROKER_URL="memory://",
         LOGIN_THROTTLE_IP_RATE="100000/min",
         LOGIN_THROTTLE_USERNAME_RATE="100000/min",
@@ -65,7 +83,7 @@ def test_a_redis_stall_under_load_keeps_answers_fast_and_the_logout_holds(
         thread.start()
     time.sleep(2)
 
-    os.kill(redis_server.process.pid, signal.SIGSTOP)
+    start_fault()
     stalled_at = time.monotonic()
     try:
         time.sleep(0.5)
@@ -79,7 +97,7 @@ def test_a_redis_stall_under_load_keeps_answers_fast_and_the_logout_holds(
         assert ready_took < 1, ready_took
         time.sleep(max(0, STALL_SECONDS - (time.monotonic() - stalled_at)))
     finally:
-        os.kill(redis_server.process.pid, signal.SIGCONT)
+        end_fault()
     stop.set()
     for thread in threads:
         thread.join(10)
@@ -92,7 +110,7 @@ def test_a_redis_stall_under_load_keeps_answers_fast_and_the_logout_holds(
     ok = sum(status == 200 for _, status in during) / len(during)
     p50, p99 = statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.99))]
     print(
-        f"redis stall under load: n={len(during)} ok={ok:.1%} p50={p50 * 1000:.0f}ms p99={p99 * 1000:.0f}ms "
+        f"redis fault under load: n={len(during)} ok={ok:.1%} p50={p50 * 1000:.0f}ms p99={p99 * 1000:.0f}ms "
         f"logout={logout_took * 1000:.0f}ms readyz={ready_took * 1000:.0f}ms"
     )
     assert ok >= 0.95 and p99 <= 1, (ok, p99)
