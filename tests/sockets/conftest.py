@@ -27,7 +27,7 @@ from tests.live.conftest import (  # noqa: F401  (the live suite's fixtures, sha
 from users.sockets.protocol import PATH
 
 GRACE_SECONDS = 1.5
-AUTH_SECONDS = 1.5
+AUTH_SECONDS = 3  # generous: on a loaded machine an auth sent at once can take a second to be read
 # How long a test waits for a push; the target is 1 s, and the benchmark measures it (docs/BENCHMARKS.md).
 PUSH_WAIT = 8
 
