@@ -111,6 +111,18 @@ def test_a_refused_cursor_gets_a_full_snapshot(server, sockets, user):
     assert first["full"] is True and socket.status(user.id) == "online"
 
 
+@pytest.mark.parametrize("since", ["9" * 20 + ".1.", "1.1." + "9" * 20], ids=["past-a-datetime", "past-a-bigint"])
+def test_a_cursor_with_numbers_no_server_issues_gets_a_full_snapshot_and_the_hub_goes_on(
+    server, sockets, user, staff, since
+):
+    """The cursor's form, numbers too large for a datetime or a bigint column: refused like any unknown cursor."""
+    socket = sockets(server)
+    assert socket.auth(log_in(server, user)["access"], since=since)["full"] is True
+    watcher = sockets(server)
+    assert watcher.auth(log_in(server, staff)["access"])["full"] is True
+    assert watcher.status(user.id) == "online"
+
+
 def test_a_socket_keeps_its_user_online_with_no_http_heartbeat(server, sockets, user, staff):
     socket = sockets(server)
     socket.auth(log_in(server, user)["access"])

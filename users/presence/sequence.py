@@ -23,7 +23,11 @@ from users.presence.rules import HIDDEN, PUBLIC_FIELDS, STAFF_FIELDS, row_column
 # A horizon with more transactions in flight than this keeps only its floor (xmin - 1): every
 # change since the oldest of them is sent again, which is correct, just larger.
 MAX_IN_FLIGHT = 64
-_CURSOR = re.compile(r"^(\d{1,20})\.(\d{1,20})\.((?:\d{1,20}(?:-\d{1,20}){0,63})?)$")
+# `<read_at in microseconds>.<floor>.<in-flight positions, dash-separated>`; the schema documents it too.
+CURSOR_PATTERN = r"^(\d{1,20})\.(\d{1,20})\.((?:\d{1,20}(?:-\d{1,20}){0,63})?)$"
+_CURSOR = re.compile(CURSOR_PATTERN)
+# Positions are bigint columns: a larger number was never issued, and no query may carry it.
+MAX_POSITION = 2**63 - 1
 
 
 class InvalidCursor(ValueError):
@@ -51,8 +55,14 @@ class Cursor:
         if not match:
             raise InvalidCursor(text)
         micros, floor, in_flight = match.groups()
-        read_at = datetime.fromtimestamp(int(micros) / 1_000_000, tz=UTC)
-        return cls(read_at, int(floor), tuple(int(x) for x in in_flight.split("-")) if in_flight else ())
+        positions = tuple(int(x) for x in in_flight.split("-")) if in_flight else ()
+        if max((int(floor), *positions)) > MAX_POSITION:
+            raise InvalidCursor(text)
+        try:
+            read_at = datetime.fromtimestamp(int(micros) / 1_000_000, tz=UTC)
+        except (OverflowError, ValueError, OSError):  # past the last year a datetime can hold
+            raise InvalidCursor(text) from None
+        return cls(read_at, int(floor), positions)
 
     def changed_since(self, column: str) -> Q:
         """Rows whose `column` position is one this cursor had not seen."""

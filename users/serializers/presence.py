@@ -3,7 +3,7 @@
 from rest_framework import serializers
 
 from users.presence.rules import ACTIVE, SESSION_STATES, STATUSES
-from users.presence.sequence import Cursor, InvalidCursor
+from users.presence.sequence import CURSOR_PATTERN, Cursor, InvalidCursor
 
 
 class PresenceSettingsSerializer(serializers.Serializer):
@@ -110,7 +110,7 @@ class AllUsersEntrySerializer(serializers.Serializer):
 class PresenceFeedQuerySerializer(NoBlankQuerySerializer):
     """Query of the presence feed: `since`, a cursor from an earlier answer; without it, everyone."""
 
-    since = serializers.CharField(required=False, max_length=2048)
+    since = serializers.RegexField(CURSOR_PATTERN, required=False, max_length=2048)
 
     def validate_since(self, value: str) -> Cursor:
         try:

@@ -180,7 +180,12 @@ def test_a_bad_invisible_body_is_a_json_400_and_changes_nothing(people, users_ta
     assert users_table() == before
 
 
-@pytest.mark.parametrize("since", ["nonsense", "1.2", "12.x.", "1." + "9" * 30 + "."])
+@pytest.mark.parametrize(
+    "since",
+    ["nonsense", "1.2", "12.x.", "1." + "9" * 30 + "."]
+    # The cursor's form, with numbers no datetime or bigint column holds: these were 500s.
+    + ["9" * 20 + ".1.", "1.1." + "9" * 20, "1." + str(2**63) + "."],
+)
 def test_a_bad_cursor_is_a_json_400(people, since):
     users, clients = people
 
