@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-export PATH := $(CURDIR)/$(BIN):$(PATH)
+export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: run test lint install migrate seed clean bench bench-quick wrk
 
@@ -23,9 +23,13 @@ seed: migrate
 ## Ctrl-C stops them. PORT defaults to 8000: `make run PORT=8001` when that one is taken.
 PORT ?= 8000
 run: seed
-	@$(BIN)/python -c "import socket, sys; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); 	  sys.exit(s.connect_ex(('127.0.0.1', $(PORT))) == 0)" 	  || { echo "Port $(PORT) is already in use: run \`make run PORT=8001\` (or any free port)."; exit 1; }
-	@# honcho gives the first Procfile process PORT=$(PORT); Ctrl-C (130) is a normal way to stop.
-	@$(BIN)/honcho --procfile Procfile start --port $(PORT); status=$$?; [ $$status -eq 0 ] || [ $$status -eq 130 ]
+	@$(BIN)/python -c "import socket, sys; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); \
+	  sys.exit(s.connect_ex(('127.0.0.1', $(PORT))) == 0)" \
+	  || { echo "Port $(PORT) is already in use: run \`make run PORT=8001\` (or any free port)."; exit 1; }
+	@# honcho gives the first Procfile process PORT=$(PORT). Ctrl-C reaches this shell too: the trap keeps it alive
+	@# until honcho has stopped everything, and 130 (honcho's Ctrl-C) is a normal way to stop, so make prints nothing.
+	@trap : INT; $(BIN)/python tools/procfile_run.py --procfile Procfile start --port $(PORT); \
+	  status=$$?; [ $$status -eq 0 ] || [ $$status -eq 130 ]
 
 ## Run the whole test suite (SQLite and the embedded broker unless DATABASE_URL/REDIS_URL are set).
 test: install

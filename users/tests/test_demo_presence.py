@@ -1,12 +1,18 @@
 """`manage.py seed_demo` and `manage.py demo_presence`: the player plays its own accounts only."""
 
 import io
+import logging
+import os
 import random
+import signal
+import threading
+import time
 
 import pytest
 from django.core.management import call_command
 
 from users.models import PresenceSession, User
+from users.presence import transition_log
 
 pytestmark = pytest.mark.django_db
 
@@ -50,3 +56,43 @@ def test_a_second_seed_without_passwords_says_how_to_get_in(monkeypatch):
 
     assert "DEMO_ADMIN_PASSWORD" in out.getvalue() and "changepassword admin" in out.getvalue()
     assert "DEMO_USER_PASSWORD" in out.getvalue()
+
+
+def test_the_player_logs_no_transition_of_its_own_accounts_by_default(caplog):
+    call_command("seed_demo", stdout=io.StringIO())
+
+    with caplog.at_level(logging.INFO):
+        call_command("demo_presence", every=0, changes=12, stdout=io.StringIO())
+
+    assert not [r for r in caplog.records if r.name == transition_log.__name__]
+    assert logging.getLogger(transition_log.__name__).level == logging.NOTSET  # left as it was found
+
+
+def test_the_player_logs_each_transition_with_verbosity_2(caplog):
+    call_command("seed_demo", stdout=io.StringIO())
+
+    with caplog.at_level(logging.INFO):
+        call_command("demo_presence", every=0, changes=12, verbosity=2, stdout=io.StringIO())
+
+    assert [r for r in caplog.records if r.name == transition_log.__name__]
+
+
+def test_sigterm_stops_the_player_at_once_with_its_open_tab_logged_out():
+    call_command("seed_demo", stdout=io.StringIO())
+    # The first change logs a played user in; honcho's SIGTERM comes during the 30 s wait that follows.
+    timer = threading.Timer(0.5, os.kill, args=(os.getpid(), signal.SIGTERM))
+    timer.start()
+    out = io.StringIO()
+    started = time.monotonic()
+
+    try:
+        call_command("demo_presence", every=30, stdout=out)
+    finally:
+        timer.cancel()
+
+    assert time.monotonic() - started < 10
+    assert "demo presence stopped after 1 changes; its open tabs logged out" in out.getvalue()
+    played = User.objects.filter(username__startswith="demo-")
+    assert list(played.exclude(online_status="offline")) == []
+    assert list(PresenceSession.objects.filter(user__in=played).values_list("end_reason", flat=True)) == ["logout"]
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the test process's own handling is back
