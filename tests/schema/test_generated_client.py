@@ -3,6 +3,7 @@ login, heartbeat, the feed, invisible, logout, and an admin creating a user. Wha
 server does, as a generated client (which trusts the schema alone) sees it."""
 
 import importlib
+import inspect
 import os
 import subprocess
 import sys
@@ -38,6 +39,7 @@ def generated(live_api, tmp_path, monkeypatch):
     )
     package = tmp_path / "offchat_presence_api_client"
     assert package.exists(), done.stdout + done.stderr
+    assert "warning" not in (done.stdout + done.stderr).lower(), done.stdout + done.stderr  # nothing it skipped
     monkeypatch.syspath_prepend(str(tmp_path))
     return lambda module: importlib.import_module(f"offchat_presence_api_client.{module}")
 
@@ -49,6 +51,9 @@ def test_a_generated_client_logs_in_beats_follows_the_feed_hides_logs_out_and_cr
     api = lambda name: generated(f"api.users.{name}")  # noqa: E731 - a short lookup
 
     anonymous = client_module.Client(base_url=live_api.base_url)
+    for public in ("users_login_create", "users_token_refresh_create"):  # typed to take a client with no token
+        client_type = inspect.signature(api(public).sync).parameters["client"].annotation
+        assert client_type == client_module.AuthenticatedClient | client_module.Client, (public, client_type)
     login = api("users_login_create").sync(
         client=anonymous, body=models.LoginRequest(username=user.username, password=PASSWORD)
     )

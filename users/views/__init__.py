@@ -22,6 +22,8 @@ from users.throttling import LoginIPRateThrottle, LoginUsernameRateThrottle
 
 
 @extend_schema(
+    # No security at all: spectacular writes `[{}]` for AllowAny, which generated clients read as "token required".
+    auth=[],
     request=LoginSerializer,
     responses={
         200: LoginResponseSerializer,
