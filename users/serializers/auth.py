@@ -23,6 +23,11 @@ class LoginSerializer(TokenObtainSerializer):
     # An optional label for the device or tab; the session itself is keyed by the token's `sid`.
     device_id = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # simplejwt's PasswordField trims like any CharField; Django's password forms keep the spaces.
+        self.fields["password"].trim_whitespace = False
+
     def validate(self, attrs):
         super().validate(attrs)  # raises AuthenticationFailed (401), same body for unknown users
         return {"device_id": attrs.get("device_id", "")}

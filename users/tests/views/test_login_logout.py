@@ -110,6 +110,21 @@ def test_login_with_missing_fields_is_400_naming_them(api, user, users_table, pa
     assert users_table() == before
 
 
+def test_a_password_with_spaces_at_its_ends_logs_in_only_as_it_was_set(api, make_user, row):
+    """Spaces are part of a password (Django's forms keep them): login neither trims them nor accepts it trimmed."""
+    spaced = make_user(username="spacey")
+    spaced.set_password("  two spaces each side  ")
+    spaced.save(update_fields=["password"])
+
+    trimmed = api.post(LOGIN, {"username": "spacey", "password": "two spaces each side"}, format="json")
+    assert_json_error(trimmed, 401, "no_active_account")
+    assert row(spaced).online_status == "offline"
+
+    exact = api.post(LOGIN, {"username": "spacey", "password": "  two spaces each side  "}, format="json")
+    assert exact.status_code == 200, exact.content
+    assert row(spaced).online_status == "online"
+
+
 def test_login_works_despite_a_stale_authorization_header(user, client_for, row):
     """A client still sending a logged-out access token can log in again (login ignores the header)."""
     client = client_for(user)
