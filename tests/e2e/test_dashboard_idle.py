@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from playwright.sync_api import expect
 
 from conftest import PASSWORD
 from tests.e2e.conftest import HEARTBEAT_SECONDS, ONE_REFRESH, SLACK_SECONDS
@@ -37,6 +38,8 @@ def test_a_page_left_alone_reports_idle_its_user_reads_away_and_input_brings_the
     staff.shows("alice", "away", within=IDLE_SECONDS + 1 + ONE_REFRESH + SLACK_SECONDS)
     assert heartbeat_states(sent)[-1] == "idle"
     assert regular.page.locator("body").get_attribute("data-activity") == "idle"
+    own_status = regular.page.locator("#own-status")
+    expect(own_status).to_have_attribute("data-status", "away", timeout=ONE_REFRESH * 1000)  # her own header too
     # Still there, only idle: later heartbeats keep her away, not offline.
     regular.wait(2 * HEARTBEAT_SECONDS)
     staff.shows("alice", "away", within=ONE_REFRESH)
@@ -53,3 +56,4 @@ def test_a_page_left_alone_reports_idle_its_user_reads_away_and_input_brings_the
         regular.page.mouse.move(40, 40)
     staff.shows("alice", "online", within=ONE_REFRESH)
     assert regular.page.locator("body").get_attribute("data-activity") == "active"
+    expect(own_status).to_have_attribute("data-status", "online", timeout=ONE_REFRESH * 1000)
