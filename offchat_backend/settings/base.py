@@ -266,13 +266,16 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's own console handler (under DEBUG) would print every django.* line a second time via the root.
+        "django": {"handlers": [], "level": LOG_LEVEL},
         "django.db.backends": {"level": "WARNING"},
         # runserver (daphne) prints its access lines with a handler of its own: not twice.
         "django.channels.server": {"propagate": False},
