@@ -1,6 +1,7 @@
 """Login, logout and token refresh: their requests and answers."""
 
 from django.contrib.auth import get_user_model
+from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenBackendError
@@ -27,6 +28,8 @@ class LoginSerializer(TokenObtainSerializer):
         super().__init__(*args, **kwargs)
         # simplejwt's PasswordField trims like any CharField; Django's password forms keep the spaces.
         self.fields["password"].trim_whitespace = False
+        # The username is trimmed (as Django's login form does): say so in the schema, as "holds a non-space".
+        self.fields[self.username_field].validators.append(RegexValidator(r"\S", "Enter a username."))
 
     def validate(self, attrs):
         super().validate(attrs)  # raises AuthenticationFailed (401), same body for unknown users

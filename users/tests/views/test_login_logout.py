@@ -110,6 +110,17 @@ def test_login_with_missing_fields_is_400_naming_them(api, user, users_table, pa
     assert users_table() == before
 
 
+@pytest.mark.parametrize("username", ["\r", "   "])
+def test_a_username_of_only_spaces_is_400_as_the_schema_says(api, user, users_table, username):
+    """Usernames are trimmed, so one of only spaces is blank: the schema's `pattern: \\S` rules it out too."""
+    before = users_table()
+
+    response = api.post(LOGIN, {"username": username, "password": PASSWORD}, format="json")
+
+    assert set(assert_json_error(response, 400, "invalid")["errors"]) == {"username"}
+    assert users_table() == before
+
+
 def test_a_password_with_spaces_at_its_ends_logs_in_only_as_it_was_set(api, make_user, row):
     """Spaces are part of a password (Django's forms keep them): login neither trims them nor accepts it trimmed."""
     spaced = make_user(username="spacey")
