@@ -1,11 +1,11 @@
-"""schemathesis against /api/schema/: generated requests to every operation, positive and negative, a bounded
-number of examples each, under every check schemathesis has; the few left over are documented exceptions."""
+"""schemathesis against /api/schema/: generated requests to every operation, positive and negative, and chains along
+the links it infers, a bounded number of examples each, under every check it has; the rest are documented exceptions."""
 
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 from django.test import Client
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -20,8 +20,8 @@ MAX_EXAMPLES = 30
 
 
 @pytest.fixture
-def api_schema(db):
-    """The live schema, loaded through the WSGI app."""
+def api_schema(db, staff_token):
+    """The live schema, loaded through the WSGI app, every generated request authenticated as staff."""
     response = Client().get("/api/schema/", HTTP_ACCEPT="application/json")
     assert response.status_code == 200, response.content[:500]
     # The raw WSGI app closes database connections as each request starts and ends (Django's test
@@ -31,6 +31,16 @@ def api_schema(db):
     try:
         schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application())
         schema.config.generation.update(allow_x00=False)
+
+        # An auth provider, not a header: ignored_auth then knows what to strip or spoil.
+        @schema.auth(refresh_interval=None)
+        class StaffAuth:
+            def get(self, case, context):
+                return staff_token()
+
+            def set(self, case, token, context):
+                case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
+
         yield schema
     finally:
         request_started.connect(close_old_connections)
@@ -94,7 +104,7 @@ def staff_token(db):
     return issue
 
 
-def test_no_server_error_and_every_answer_conforms_to_the_schema(api_schema, staff_token):
+def test_no_server_error_and_every_answer_conforms_to_the_schema(api_schema):
     """Every operation, MAX_EXAMPLES positive and as many negative generated requests each, under ALL_CHECKS."""
     operations = [result.ok() for result in api_schema.get_all_operations()]
     assert len(operations) >= 10, [op.label for op in operations]
@@ -108,7 +118,6 @@ def test_no_server_error_and_every_answer_conforms_to_the_schema(api_schema, sta
         )
         def run(case):
             case.call_and_validate(
-                headers={"Authorization": f"Bearer {staff_token()}"},
                 checks=ALL_CHECKS,
                 excluded_checks=excepted_for(case.method, case.operation.path),
             )
@@ -122,3 +131,42 @@ def test_no_server_error_and_every_answer_conforms_to_the_schema(api_schema, sta
                 + "\n".join(line for line in str(exc).splitlines() if line.strip())[:3000]
             )
     assert not failures, "\n\n".join(f"{label}: {text}" for label, text in failures.items())
+
+
+def test_linked_sequences_conform_too(api_schema):
+    """Stateful: chains along the links schemathesis infers (a created or listed user read, updated, deactivated,
+    activated), under the same checks and exceptions."""
+    calls = []
+
+    class Workflow(api_schema.as_state_machine()):
+        def setup(self):
+            # Each scenario starts from the same rows, so hypothesis can replay and shrink one faithfully.
+            self.savepoint = transaction.savepoint()
+
+        def teardown(self):
+            transaction.savepoint_rollback(self.savepoint)
+
+        def after_call(self, response, case):
+            calls.append((case.method, case.operation.path, response.status_code))
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            case.validate_response(
+                response,
+                checks=ALL_CHECKS,
+                excluded_checks=excepted_for(case.method, case.operation.path),
+                transport_kwargs=kwargs,
+            )
+
+    Workflow.run(
+        settings=hypothesis_settings(
+            max_examples=MAX_EXAMPLES,
+            stateful_step_count=6,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+
+    # An id one answer gave was used by a later call and found: the links were followed, not only random calls.
+    linked = [(method, path) for method, path, status in calls if "{id}" in path and 200 <= status < 300]
+    assert linked, calls
