@@ -1,5 +1,8 @@
 """GET /metrics: Prometheus text with request metrics, users online, sweep duration and users marked offline."""
 
+import shutil
+import subprocess
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -49,3 +52,19 @@ def test_request_metrics_count_requests_by_view_and_status(api, make_user, login
     after = scrape(api)
     assert after["django_http_responses_total_by_status_total"] >= before + 3  # two logins and one scrape
     assert after["django_http_requests_latency_seconds_by_view_method_count"] > 0
+
+
+def test_promtool_finds_nothing_to_lint_with_every_family_present(api, make_user, login):
+    """Prometheus's own linter (`promtool check metrics`) on a scrape that holds every family, sweeps included."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is missing (apt-get install prometheus); .ci/run installs it")
+    login(make_user(username="linted"))
+    tasks.check_and_mark_offline_users.delay()
+    body = api.get("/metrics").content
+    assert b"offchat_sweeps_total" in body and b"offchat_users_online" in body
+
+    checked = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True, timeout=60)
+
+    assert checked.returncode == 0, checked.stdout.decode() + checked.stderr.decode()
+    assert checked.stdout.decode().strip() == "" and checked.stderr.decode().strip() == ""  # no lint findings
