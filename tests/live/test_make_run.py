@@ -7,12 +7,11 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.live.conftest import ROOT, free_port
+from tests.live.conftest import ROOT, Api, free_port, wait_until
 
 pytestmark = pytest.mark.live
 VENV = Path(sys.prefix)
@@ -43,18 +42,9 @@ def make_run(port: int, var_dir: Path, log_path: Path) -> subprocess.Popen:
         )
 
 
-def wait_for(predicate, seconds: float, describe, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        if process.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"gave up after {seconds}s\n{describe()}")
-        time.sleep(0.5)
-
-
 def answers(port: int) -> bool:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/livez", timeout=2) as response:
-            return response.status == 200
+        return Api(f"http://127.0.0.1:{port}").call("GET", "/livez")[0] == 200
     except OSError:
         return False
 
@@ -72,9 +62,12 @@ def test_ctrl_c_stops_everything_quietly(tmp_path, run_log):
         return run_log.read_text(errors="replace")
 
     try:
-        wait_for(
-            lambda: answers(port) and " ready." in log() and "demo presence plays" in log(), START_SECONDS, log, make
-        )
+
+        def up() -> bool:
+            assert make.poll() is None, log()  # make run gave up: fail at once, with its output
+            return answers(port) and " ready." in log() and "demo presence plays" in log()
+
+        wait_until(up, timeout=START_SECONDS, interval=0.5, describe=log)
         time.sleep(5)  # the demo player changes something, the worker sweeps
         started = log()
 

@@ -17,6 +17,10 @@ from users.auth import revocation
 from users.models import User
 
 MAX_EXAMPLES = 30
+# Both tests: a bounded number of examples, no timing, nothing carried between runs.
+BOUNDED = hypothesis_settings(
+    max_examples=MAX_EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+)
 
 
 @pytest.fixture
@@ -113,9 +117,7 @@ def test_no_server_error_and_every_answer_conforms_to_the_schema(api_schema):
     for operation, mode in [(op, mode) for op in operations for mode in GenerationMode]:
 
         @given(case=operation.as_strategy(generation_mode=mode))
-        @hypothesis_settings(
-            max_examples=MAX_EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck)
-        )
+        @BOUNDED
         def run(case):
             case.call_and_validate(
                 checks=ALL_CHECKS,
@@ -157,15 +159,7 @@ def test_linked_sequences_conform_too(api_schema):
                 transport_kwargs=kwargs,
             )
 
-    Workflow.run(
-        settings=hypothesis_settings(
-            max_examples=MAX_EXAMPLES,
-            stateful_step_count=6,
-            deadline=None,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
-    )
+    Workflow.run(settings=hypothesis_settings(BOUNDED, stateful_step_count=6))
 
     # An id one answer gave was used by a later call and found: the links were followed, not only random calls.
     linked = [(method, path) for method, path, status in calls if "{id}" in path and 200 <= status < 300]
