@@ -12,6 +12,7 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from users.auth import revocation
 from users.auth.logins import SessionEnded, connect_socket, heartbeat
+from users.presence.scope import EVERYONE, default_scope, may_watch_everyone
 from users.sockets import protocol
 from users.sockets.hub import hub
 
@@ -54,7 +55,7 @@ class PresenceConsumer(AsyncWebsocketConsumer):
         if text_data is None:
             await self._send(protocol.error("binary_unsupported", "Messages are JSON text frames."))
             return
-        if len(text_data) > protocol.MAX_MESSAGE_CHARS:
+        if len(text_data) > protocol.max_message_chars():
             await self.close(protocol.TOO_LARGE)
             return
         try:
@@ -69,6 +70,9 @@ class PresenceConsumer(AsyncWebsocketConsumer):
             await self._authenticate(message)
         elif self.user is None:
             await self._send(protocol.error("not_authenticated", 'Send {"type": "auth", "access": ...} first.'))
+        elif kind == protocol.WATCH:
+            if await self._allowed(message["users"]):
+                hub().rewatch(self, message["users"])
         else:
             await self._heartbeat(message["state"])
 
@@ -87,7 +91,17 @@ class PresenceConsumer(AsyncWebsocketConsumer):
             await self.close(protocol.UNAVAILABLE)
             return
         self.sid = revocation.session_id(self.token)
-        hub().join(self, message["since"])
+        scope = message["watch"]
+        if scope is None or not await self._allowed(scope):
+            scope = default_scope(self.user)
+        hub().join(self, message["since"], scope)
+
+    async def _allowed(self, scope) -> bool:
+        """Whether this socket may watch `scope`; a forbidden "all" is answered with an error."""
+        if scope != EVERYONE or may_watch_everyone(self.user):
+            return True
+        await self._send(protocol.error("forbidden", "Only staff may watch everyone here: send a list of user ids."))
+        return False
 
     async def _heartbeat(self, state: str) -> None:
         try:
