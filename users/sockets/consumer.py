@@ -10,9 +10,8 @@ from django.conf import settings
 from django.db import DatabaseError
 from rest_framework.exceptions import AuthenticationFailed
 
-from users.auth import revocation
-from users.auth.logins import SessionEnded, connect_socket, heartbeat
-from users.presence.scope import EVERYONE, default_scope, may_watch_everyone
+from users.auth.logins import SessionEnded, heartbeat, socket_token
+from users.presence.scope import EVERYONE, may_watch_everyone
 from users.sockets import protocol
 from users.sockets.hub import hub
 
@@ -20,11 +19,8 @@ logger = logging.getLogger(__name__)
 
 
 def in_thread(function):
-    """`function` run on a pool thread with its own connection (not Django's one shared thread).
-
-    A reconnect storm authenticates thousands of sockets at once; on the one thread-sensitive
-    thread they queued single file (about 36 a second measured, with the file cache).
-    """
+    """`function` run on a pool thread with its own connection (not Django's one shared thread)."""
+    # On the one thread-sensitive thread, a state message would queue behind every HTTP request.
     return database_sync_to_async(function, thread_sensitive=False)
 
 
@@ -82,25 +78,19 @@ class PresenceConsumer(AsyncWebsocketConsumer):
             return
         self.auth_timer.cancel()  # the deadline is for sending auth; checking it may queue behind others
         try:
-            self.user, self.token = await in_thread(connect_socket)(message["access"])
-        except (AuthenticationFailed, SessionEnded):
+            token = socket_token(message["access"])
+        except AuthenticationFailed:
             await self.close(protocol.NOT_AUTHENTICATED)
             return
-        except DatabaseError:
-            logger.warning("presence socket auth: database unavailable")
-            await self.close(protocol.UNAVAILABLE)
-            return
-        self.sid = revocation.session_id(self.token)
-        scope = message["watch"]
-        if scope is None or not await self._allowed(scope):
-            scope = default_scope(self.user)
-        hub().join(self, message["since"], scope)
+        # The hub checks it with the cycle's other auth messages, then answers or closes this socket;
+        # messages sent meanwhile wait for it.
+        await hub().admit(self, token, message["since"], message["watch"])
 
     async def _allowed(self, scope) -> bool:
         """Whether this socket may watch `scope`; a forbidden "all" is answered with an error."""
         if scope != EVERYONE or may_watch_everyone(self.user):
             return True
-        await self._send(protocol.error("forbidden", "Only staff may watch everyone here: send a list of user ids."))
+        await self.send(text_data=protocol.FORBIDDEN_ALL)
         return False
 
     async def _heartbeat(self, state: str) -> None:

@@ -21,13 +21,15 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import close_old_connections, connection
+from rest_framework_simplejwt.tokens import Token
 
+from users.auth.revocation import session_id
 from users.presence import clock, selectors
 from users.presence.scope import Scope
 from users.presence.sequence import Cursor
 from users.presence.socket_writes import lapse_disconnected_session, touch_live_sessions
 from users.sockets import admission, protocol
-from users.sockets.admission import Answers, Ask
+from users.sockets.admission import Admit, Admitted, Answers, Ask
 from users.sockets.watchers import OTHERS, STAFF, Watchers, class_of, viewer
 
 logger = logging.getLogger(__name__)
@@ -39,6 +41,7 @@ REPEAT_SECONDS = 2 * clock.FEED_MARGIN.total_seconds()
 class Work:
     """What a cycle is asked to do, copied from the event loop's state."""
 
+    admits: list[Admit]
     asks: list[Ask]
     reads: dict[bool, Cursor]
     closed: dict[str, tuple[int, datetime]]
@@ -51,6 +54,8 @@ class Cycle:
 
     ended: set[str] = field(default_factory=set)
     pushes: dict[bool, tuple[Cursor, list[dict]]] = field(default_factory=dict)
+    admitted: list[Admitted] = field(default_factory=list)
+    refused: list[Admit] = field(default_factory=list)
     answers: dict[bool, Answers] = field(default_factory=dict)
     lapsed: dict[str, tuple[int, datetime]] = field(default_factory=dict)
 
@@ -61,6 +66,7 @@ class PresenceHub:
     def __init__(self):
         self.watchers: dict[bool, Watchers] = {STAFF: Watchers(), OTHERS: Watchers()}
         self.cursors: dict[bool, Cursor | None] = {STAFF: None, OTHERS: None}
+        self.admitting: list[Admit] = []
         self.asking: list[Ask] = []
         self.by_sid: dict[str, set] = {}
         self.closed: dict[str, tuple[int, datetime]] = {}
@@ -77,18 +83,19 @@ class PresenceHub:
         self.task = asyncio.get_running_loop().create_task(self.run())
 
     # --- Sockets come and go, and name what they watch (event loop) ------------------------------
-    def join(self, consumer, since: str | None, scope: Scope) -> None:
-        """An authenticated socket: it gets the answer of `scope` (changes since `since`, or a snapshot) next cycle."""
-        self.by_sid.setdefault(consumer.sid, set()).add(consumer)
-        self.closed.pop(consumer.sid, None)
-        self.asking.append(Ask(consumer, since, scope))
+    def admit(self, consumer, token: Token, since: str | None, watch: Scope | None) -> asyncio.Future:
+        """A socket's auth, checked and answered in the next cycle with the others; the future says if it was let in."""
+        self.closed.pop(session_id(token), None)  # a reconnect within the grace: the session never lapses
+        done = asyncio.get_running_loop().create_future()
+        self.admitting.append(Admit(consumer, token, since, watch, done))
         self.wake.set()
+        return done
 
     def rewatch(self, consumer, scope: Scope) -> None:
         """A joined socket watches `scope` instead: a snapshot of it next cycle, then only its pushes."""
         # A request not yet read is replaced: the socket would only throw its answer away.
         self.asking = [ask for ask in self.asking if ask.consumer is not consumer]
-        self.asking.append(Ask(consumer, None, scope))
+        self.asking.append(Ask(consumer, class_of(consumer), None, scope))
         self.wake.set()
 
     def leave(self, consumer) -> None:
@@ -111,11 +118,12 @@ class PresenceHub:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), settings.PRESENCE_PUSH_SECONDS)
             self.wake.clear()
-            if not (self.by_sid or self.closed or self.asking):
+            if not (self.by_sid or self.closed or self.asking or self.admitting):
                 continue
             await self.cycle()
 
     async def cycle(self) -> None:
+        admits, self.admitting = self.admitting, []
         asks, self.asking = self.asking, []
         # The hub thread gets copies: the event loop goes on changing the originals meanwhile.
         touch = None
@@ -123,7 +131,7 @@ class PresenceHub:
             self.next_touch = clock.now() + timedelta(seconds=settings.PRESENCE_TOUCH_SECONDS)
             touch = sorted(self.by_sid)
         reads = {staff: cursor for staff, cursor in self.cursors.items() if cursor is not None and self.watchers[staff]}
-        work = Work(asks, reads, dict(self.closed), touch)
+        work = Work(admits, asks, reads, dict(self.closed), touch)
         try:
             done = await asyncio.get_running_loop().run_in_executor(self.executor, self._read, work)
         except Exception:
@@ -133,10 +141,10 @@ class PresenceHub:
             if touch is not None:
                 self.next_touch = clock.now()
             # A socket already served keeps its old scope and asks again next cycle; a new one comes back later.
-            served = [ask.consumer in self.watchers[class_of(ask.consumer)] for ask in asks]
-            self.asking = [ask for ask, again in zip(asks, served, strict=True) if again] + self.asking
-            new = [ask.consumer for ask, again in zip(asks, served, strict=True) if not again]
-            await self._send_text(new, [], close=protocol.UNAVAILABLE)
+            self.asking = asks + self.asking
+            await self._send_text([a.consumer for a in admits], [], close=protocol.UNAVAILABLE)
+            for a in admits:
+                _settle(a.done, False)
             return
         if self.failing:
             logger.info("presence hub cycle recovered")
@@ -172,9 +180,10 @@ class PresenceHub:
             touch_live_sessions([sid for sid in work.touch if sid not in done.ended], at)
         for staff, cursor in work.reads.items():
             done.pushes[staff] = selectors.presence_changes(viewer(staff), cursor)
+        done.admitted, done.refused, asks = admission.admit(work.admits) if work.admits else ([], [], [])
         # After the pushes' reads: an answer is newer than its class's cursor, so the next push can
         # repeat an entry of it, never skip one.
-        done.answers = admission.read_answers(work.asks)
+        done.answers = admission.read_answers(work.asks + asks)
         return done
 
     async def _apply(self, done: Cycle) -> None:
@@ -187,10 +196,25 @@ class PresenceHub:
             users = self._unsent(staff, users)
             if users:
                 await self._fan_out(staff, cursor, users)
+        for a in done.refused:
+            await self._send_text([a.consumer], [], close=protocol.NOT_AUTHENTICATED)
+            _settle(a.done, False)
+        for let_in in done.admitted:
+            if let_in.admit.done.cancelled():
+                continue  # the server gave up on the socket meanwhile: nothing may keep its session alive
+            consumer = let_in.admit.consumer
+            consumer.user, consumer.token, consumer.sid = (
+                let_in.user,
+                let_in.admit.token,
+                session_id(let_in.admit.token),
+            )
+            self.by_sid.setdefault(consumer.sid, set()).add(consumer)
+            if let_in.forbidden:
+                await self._send_text([consumer], [protocol.FORBIDDEN_ALL])
         for staff, answers in done.answers.items():
             self._forget_differing(staff, answers.rows)
             for ask, texts in admission.answer_texts(answers):
-                if ask.consumer not in self.by_sid.get(ask.consumer.sid, ()):
+                if ask.consumer not in self.by_sid.get(getattr(ask.consumer, "sid", None), ()):
                     continue  # closed while its read ran
                 await self._send_text([ask.consumer], texts)
                 self.watchers[staff].watch(ask.consumer, ask.scope)
@@ -201,6 +225,8 @@ class PresenceHub:
             if not watchers:
                 self.cursors[staff] = None  # nobody to read for
                 self.sent[staff].clear()
+        for let_in in done.admitted:
+            _settle(let_in.admit.done, True)
 
     async def _fan_out(self, staff: bool, cursor: Cursor, users: list[dict]) -> None:
         """A class's push: one shared message to the sockets watching everyone, and to each other its own entries."""
@@ -244,6 +270,11 @@ class PresenceHub:
         self.task.cancel()
         await asyncio.get_running_loop().run_in_executor(self.executor, _close_connection)
         self.executor.shutdown(wait=False)
+
+
+def _settle(done: asyncio.Future, admitted: bool) -> None:
+    if not done.done():
+        done.set_result(admitted)
 
 
 def _close_connection() -> None:

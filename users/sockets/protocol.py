@@ -48,6 +48,12 @@ def error(code: str, detail: str) -> dict:
     return {"type": "error", "code": code, "detail": detail}
 
 
+# A non-staff "all" where PRESENCE_WATCH_ALL_FOR is staff: refused, and the scope in force stays.
+FORBIDDEN_ALL = orjson.dumps(
+    error("forbidden", f'Only staff may watch "{EVERYONE}" here: send a list of user ids.')
+).decode()
+
+
 # Users per presence message: a 10k-user snapshot is 1.5 MB, over the server's 1 MiB message limit
 # (daphne's websocket_max_message_size), so big ones go out in parts of about 300 KB.
 USERS_PER_MESSAGE = 2000
