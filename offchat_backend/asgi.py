@@ -12,9 +12,11 @@ django_application = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from offchat_backend import daphne_tuning  # noqa: E402
 from users.sockets.origin import PresenceOriginValidator  # noqa: E402
 from users.sockets.routing import websocket_urlpatterns  # noqa: E402
 
+daphne_tuning.install()
 application = ProtocolTypeRouter(
     {"http": django_application, "websocket": PresenceOriginValidator(URLRouter(websocket_urlpatterns))}
 )
