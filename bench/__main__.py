@@ -55,7 +55,7 @@ QUICK = dict(
     rt_grace_seconds=2,
     rt_compare_sockets=100,
 )
-SCENARIOS = ("heartbeat", "writes", "all_users", "feed", "sweep", "realtime")
+SCENARIOS = ("heartbeat", "writes", "all_users", "feed", "sweep", "realtime", "status")
 
 
 def main() -> int:
@@ -90,7 +90,7 @@ def main() -> int:
     os.environ.pop("CELERY_BROKER_URL", None)
     from bench import processes
 
-    if not processes.wrk_available():
+    if wanted & {"heartbeat", "writes", "realtime"} and not processes.wrk_available():
         raise SystemExit("wrk is not installed (apt-get install -y wrk)")
 
     import django
@@ -139,6 +139,10 @@ def main() -> int:
 
         with scenarios.workdir() as tmp:
             results["realtime"] = timed("realtime", lambda: realtime.realtime(config, env, Path(tmp)))
+    if "status" in wanted:
+        from bench import status_changes
+
+        results["status_changes"] = timed("status", lambda: status_changes.status_changes(config, env))
     results["machine"] = {
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
