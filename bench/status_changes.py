@@ -196,23 +196,23 @@ def _in_process(user_ids: list[int]) -> dict:
         ("login", "to_away", "to_online", "settled", "logout", "lapse", "logout_all"), 0.0
     )
 
-    def timed(name: str, write) -> None:
+    def timed(name: str, write, *args, **kwargs) -> None:
         began = time.process_time()
-        result = write()
+        result = write(*args, **kwargs)
         cpu[name] += time.process_time() - began
-        assert result is not None, name
+        assert result, (name, result)
 
+    logout, everywhere = PresenceSession.EndReason.LOGOUT, PresenceSession.EndReason.LOGOUT_ALL
     for user_id in user_ids:
         sid, other = uuid.uuid4().hex, uuid.uuid4().hex
-        timed("login", lambda: start_presence_session(user_id, sid))
-        timed("to_away", lambda: refresh_presence_session(user_id, sid, state="idle"))
-        timed("to_online", lambda: refresh_presence_session(user_id, sid, state="active"))
-        timed("settled", lambda: refresh_presence_session(user_id, sid, state="active"))
-        timed("logout", lambda: end_presence_session(user_id, sid, reason=PresenceSession.EndReason.LOGOUT))
+        timed("login", start_presence_session, user_id, sid)
+        timed("to_away", refresh_presence_session, user_id, sid, state="idle")
+        timed("to_online", refresh_presence_session, user_id, sid, state="active")
+        timed("settled", refresh_presence_session, user_id, sid, state="active")
+        timed("logout", end_presence_session, user_id, sid, reason=logout)
         start_presence_session(user_id, other)
-        closed_at = presence_clock.now()
-        timed("lapse", lambda: lapse_disconnected_session(user_id, other, closed_at) or None)
-        timed("logout_all", lambda: end_all_presence_sessions(user_id, reason=PresenceSession.EndReason.LOGOUT_ALL))
+        timed("lapse", lapse_disconnected_session, user_id, other, presence_clock.now())
+        timed("logout_all", end_all_presence_sessions, user_id, reason=everywhere)
     return {name: round(1000 * seconds / len(user_ids), 3) for name, seconds in cpu.items()}
 
 
