@@ -11,10 +11,11 @@ time (psutil) over each phase, divided by the writes it served.
 import asyncio
 import http.client
 import json
+import os
 import threading
 import time
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import psutil
@@ -249,6 +250,7 @@ def _prepare(size: dict, password_hash: str) -> tuple[list[int], list[int], list
 def status_changes(cfg, env: dict) -> dict:
     """Status changes per core-second over HTTP and over the socket, each against the settled heartbeat; in-process costs."""
     size = SIZES[cfg.mode]
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
     http_ids, socket_ids, in_process_ids = _prepare(size, cfg.password_hash)
     users = User.objects.in_bulk(http_ids + socket_ids)
     http_tokens = [access_token(users[i]) for i in http_ids]
@@ -268,7 +270,14 @@ def status_changes(cfg, env: dict) -> dict:
         conn.close()
         socket_runs = asyncio.run(_socket_phases(base, server, socket_tokens, since, size))
     in_process = _in_process(in_process_ids)
-    result = {"mode": cfg.mode, "users": size["users"], "sizes": size, "settle_seconds": SETTLE_SECONDS}
+    result = {
+        "mode": cfg.mode,
+        "started_at": started_at,
+        "load_average_at_end": os.getloadavg()[0],
+        "users": size["users"],
+        "sizes": size,
+        "settle_seconds": SETTLE_SECONDS,
+    }
     for transport, runs in (("http", http_runs), ("socket", socket_runs)):
         settled, change = _summary(runs["settled"]), _summary(runs["change"])
         result[transport] = {
