@@ -118,24 +118,3 @@ def same_as_orm(twin, through_orm, clock):
         return written
 
     return check
-
-
-@pytest.fixture
-def statements():
-    """Run a call and name the statements it sent: sql.py's constants by name (checked by identity), others as sent."""
-    names = {id(text): name for name, text in vars(sql).items() if isinstance(text, str) and name.isupper()}
-    names |= {id(text): f"USER_TOUCH[{active}]" for active, text in sql.USER_TOUCH.items()}
-
-    def run(call) -> tuple[object, list[str], list[str]]:
-        sent = []
-
-        def record(execute, text, params, many, context):
-            sent.append(text)
-            return execute(text, params, many, context)
-
-        with connection.execute_wrapper(record):
-            result = call()
-        sent = [text for text in sent if not text.upper().startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
-        return result, [names.get(id(text), text) for text in sent], sent
-
-    return run
