@@ -149,6 +149,8 @@ def table(r: dict) -> str:
         lines.append("")
     if "realtime" in r:
         lines += realtime_table(r["realtime"])
+    if "organisation" in r:
+        lines += organisation_table(r["organisation"])
     if "status_changes" in r:
         lines += status_table(r["status_changes"])
     if "memory" in r:
@@ -162,6 +164,22 @@ def table(r: dict) -> str:
         if key in TARGETS:
             lines.append(f"target {key:<10} {_mark(ok):<8} {TARGETS[key]}")
     return "\n".join(lines)
+
+
+def organisation_table(org: dict) -> list[str]:
+    """(8) One line per run: scoped watch lists against everyone-to-everyone."""
+    lines = [f"organisation: {org['sizes']}"]
+    for name in ("scoped", "everyone"):
+        run = org[name]
+        c = run["churn"]
+        lines.append(
+            f"  {name:<9} open {run['open_seconds']} s ({run['open_cpu_ms_per_socket']} ms CPU/socket, "
+            f"{run['failures']} failed), push p50/p99 {c['p50_ms']}/{c['p99_ms']} ms, missed {c['missed']}/"
+            f"{c['deliveries_expected']}, CPU {run['churn_cpu_percent']}% flowing / {run['idle_cpu_percent']}% idle, "
+            f"{run['cpu_ms_per_change']} ms/change, {run['regular_bytes_per_second_mean']} B/s a socket, first "
+            f"{run['first_answer_bytes_p50']} B, {run['kib_per_socket']} KiB/socket, foreign {run['foreign_entries']}"
+        )
+    return lines + [""]
 
 
 def realtime_table(rt: dict) -> list[str]:

@@ -308,3 +308,55 @@ class IsoTimestamp(Func):
         " ELSE to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') END"
     )
     output_field = CharField()
+
+
+# --- Sockets authenticated together, in one statement per hub cycle (PostgreSQL) -----------------
+# Each (sid, user id) of a cycle's auth messages: the user must be active and the session neither
+# revoked nor ended (the checks a request's authentication and heartbeat make); an open session is
+# refreshed as an active heartbeat and its user raised where settled online, so no reader can tell.
+# Rows another transaction holds are skipped, never waited for: those sockets, and sessions with no
+# open row, take the one-socket path (users/auth/logins.connect_socket), which decides exactly.
+SOCKETS_ADMIT = f"""
+WITH asked AS (
+    SELECT * FROM unnest(%(sids)s::text[], %(user_ids)s::bigint[]) AS asked(sid, user_id)
+), allowed AS (
+    SELECT asked.sid, users.id AS user_id, users.username, users.is_staff FROM asked
+    JOIN users ON users.id = asked.user_id AND users.is_active
+    WHERE NOT EXISTS (SELECT 1 FROM revoked_sessions WHERE revoked_sessions.sid = asked.sid)
+), locked AS (
+    SELECT presence_sessions.sid FROM presence_sessions JOIN allowed ON allowed.sid = presence_sessions.sid
+    WHERE presence_sessions.user_id = allowed.user_id AND presence_sessions.ended_at IS NULL
+    ORDER BY presence_sessions.sid
+    FOR UPDATE OF presence_sessions SKIP LOCKED
+), session AS (
+    UPDATE presence_sessions SET last_seen = GREATEST(presence_sessions.last_seen, %(at)s), state = %(active)s
+    FROM locked WHERE presence_sessions.sid = locked.sid
+    RETURNING presence_sessions.sid, presence_sessions.user_id
+), lockable AS (
+    SELECT users.id FROM users WHERE users.id IN (SELECT user_id FROM session)
+    ORDER BY users.id FOR UPDATE SKIP LOCKED
+), person AS (
+    UPDATE users
+    SET last_seen = GREATEST(users.last_seen, %(at)s), last_active = GREATEST(COALESCE(users.last_active, %(at)s), %(at)s)
+    FROM lockable WHERE users.id = lockable.id AND {SETTLED_ONLINE_SQL}
+    RETURNING users.id
+)
+SELECT allowed.sid, allowed.user_id, allowed.username, allowed.is_staff,
+       allowed.sid IN (SELECT sid FROM session), allowed.user_id IN (SELECT id FROM person)
+FROM allowed
+"""
+
+
+def sockets_admit(asked: list[tuple[str, int]], at: datetime, settled: datetime) -> list[tuple]:
+    """Run SOCKETS_ADMIT: (sid, user id, username, is_staff, session refreshed, user raised) of each allowed socket."""
+    params = {
+        "sids": [sid for sid, _ in asked],
+        "user_ids": [user_id for _, user_id in asked],
+        "at": at,
+        "active": ACTIVE,
+        "online": ONLINE,
+        "settled": settled,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(SOCKETS_ADMIT, params)
+        return [tuple(row) for row in cursor.fetchall()]

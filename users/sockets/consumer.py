@@ -10,8 +10,8 @@ from django.conf import settings
 from django.db import DatabaseError
 from rest_framework.exceptions import AuthenticationFailed
 
-from users.auth import revocation
-from users.auth.logins import SessionEnded, connect_socket, heartbeat
+from users.auth.logins import SessionEnded, heartbeat, socket_token
+from users.presence.scope import EVERYONE, may_watch_everyone
 from users.sockets import protocol
 from users.sockets.hub import hub
 
@@ -19,11 +19,8 @@ logger = logging.getLogger(__name__)
 
 
 def in_thread(function):
-    """`function` run on a pool thread with its own connection (not Django's one shared thread).
-
-    A reconnect storm authenticates thousands of sockets at once; on the one thread-sensitive
-    thread they queued single file (about 36 a second measured, with the file cache).
-    """
+    """`function` run on a pool thread with its own connection (not Django's one shared thread)."""
+    # On the one thread-sensitive thread, a state message would queue behind every HTTP request.
     return database_sync_to_async(function, thread_sensitive=False)
 
 
@@ -54,7 +51,7 @@ class PresenceConsumer(AsyncWebsocketConsumer):
         if text_data is None:
             await self._send(protocol.error("binary_unsupported", "Messages are JSON text frames."))
             return
-        if len(text_data) > protocol.MAX_MESSAGE_CHARS:
+        if len(text_data) > protocol.max_message_chars():
             await self.close(protocol.TOO_LARGE)
             return
         try:
@@ -69,6 +66,9 @@ class PresenceConsumer(AsyncWebsocketConsumer):
             await self._authenticate(message)
         elif self.user is None:
             await self._send(protocol.error("not_authenticated", 'Send {"type": "auth", "access": ...} first.'))
+        elif kind == protocol.WATCH:
+            if await self._allowed(message["users"]):
+                hub().rewatch(self, message["users"])
         else:
             await self._heartbeat(message["state"])
 
@@ -78,16 +78,20 @@ class PresenceConsumer(AsyncWebsocketConsumer):
             return
         self.auth_timer.cancel()  # the deadline is for sending auth; checking it may queue behind others
         try:
-            self.user, self.token = await in_thread(connect_socket)(message["access"])
-        except (AuthenticationFailed, SessionEnded):
+            token = socket_token(message["access"])
+        except AuthenticationFailed:
             await self.close(protocol.NOT_AUTHENTICATED)
             return
-        except DatabaseError:
-            logger.warning("presence socket auth: database unavailable")
-            await self.close(protocol.UNAVAILABLE)
-            return
-        self.sid = revocation.session_id(self.token)
-        hub().join(self, message["since"])
+        # The hub checks it with the cycle's other auth messages, then answers or closes this socket;
+        # messages sent meanwhile wait for it.
+        await hub().admit(self, token, message["since"], message["watch"])
+
+    async def _allowed(self, scope) -> bool:
+        """Whether this socket may watch `scope`; a forbidden "all" is answered with an error."""
+        if scope != EVERYONE or may_watch_everyone(self.user):
+            return True
+        await self.send(text_data=protocol.FORBIDDEN_ALL)
+        return False
 
     async def _heartbeat(self, state: str) -> None:
         try:
