@@ -188,7 +188,7 @@ def markdown(r: dict) -> str:
         "(matching only a session no logout has ended: this is what makes a racing logout final, in the",
         "database) and the user row's derived columns. On PostgreSQL the usual case, an open session of a user",
         "settled online or coming back, is one statement (data-modifying CTEs, `users/presence/sql.py:",
-        "ACTIVE_HEARTBEAT`); going idle is two in one transaction (section 8).",
+        "ACTIVE_HEARTBEAT`); going idle is two in one transaction (section 9).",
         "The touch middleware adds no query here: the heartbeat hands it the time it just wrote.",
         "",
         "What we found and changed (in-process through the WSGI handler, 300 requests each, loaded machine):",

@@ -1,4 +1,4 @@
-"""(8) Status changes against the settled heartbeat: server CPU per write, over HTTP, over the socket, and in-process.
+"""(9) Status changes against the settled heartbeat: server CPU per write, over HTTP, over the socket, and in-process.
 
 One daphne process serves both transports. Each HTTP client thread is one user on a keep-alive
 connection; each socket is one user, authenticated with a minted access token. A "change" flips its

@@ -1,4 +1,4 @@
-"""Section 8 of docs/BENCHMARKS.md: status changes against the settled heartbeat, from a run's figures."""
+"""Section 9 of docs/BENCHMARKS.md: status changes against the settled heartbeat, from a run's figures."""
 
 COMMAND = "make bench"
 
@@ -57,7 +57,7 @@ def section(sc: dict, v: dict) -> list[str]:
                 ]
             )
     return [
-        "## 8. Status changes against the settled heartbeat",
+        "## 9. Status changes against the settled heartbeat",
         "",
         f"`{COMMAND}` → `bench/status_changes.py: status_changes` (`python -m bench --only status`). One daphne",
         f"process serves both transports, {sc['users']} users in the table. Over HTTP, {size['http_threads']} client",

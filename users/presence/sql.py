@@ -48,7 +48,7 @@ def newest_position() -> int:
 # --- The writes, precompiled (PostgreSQL) ---------------------------------------------------------
 # Every write that can change a status runs as text built once, at import, from the rules' SQL forms:
 # only its parameters change per call. Building and compiling the same writes as Django expressions
-# cost ~25 ms of Python per status change (docs/BENCHMARKS.md, section 8); SQLite, the embedded
+# cost ~25 ms of Python per status change (docs/BENCHMARKS.md, section 9); SQLite, the embedded
 # default, keeps those (users/presence/*_writes.py), and the tests pin both to the same outcome.
 def precompiled() -> bool:
     """Whether the writes run the statements below (PostgreSQL) or their ORM forms (SQLite)."""
