@@ -59,7 +59,7 @@ def write_heartbeat(user_id: int, sid: str, at: datetime, *, state: str) -> Beat
         # found by a second statement, whose snapshot is newer.
         for _ in range(2):
             ((found, last_seen, last_active),) = sql.run(sql.ACTIVE_HEARTBEAT, at, **beat)
-            if found:  # and no user row written: deactivated meanwhile
+            if found:  # with no user row written, the user was deactivated meanwhile
                 return None if last_seen is None else Beat(at, ONLINE, last_seen, last_active)
         return None
     with transaction.atomic():
