@@ -76,7 +76,7 @@ QUICK = dict(
     org_idle_seconds=2,
     org_settle_seconds=1,
 )
-SCENARIOS = ("heartbeat", "writes", "all_users", "feed", "sweep", "realtime", "organisation")
+SCENARIOS = ("heartbeat", "writes", "all_users", "feed", "sweep", "realtime", "organisation", "status")
 
 
 def main() -> int:
@@ -111,7 +111,7 @@ def main() -> int:
     os.environ.pop("CELERY_BROKER_URL", None)
     from bench import processes
 
-    if not processes.wrk_available():
+    if wanted & {"heartbeat", "writes", "realtime"} and not processes.wrk_available():
         raise SystemExit("wrk is not installed (apt-get install -y wrk)")
 
     import django
@@ -164,6 +164,10 @@ def main() -> int:
         from bench import organisation
 
         results["organisation"] = timed("organisation", lambda: organisation.organisation(config, env))
+    if "status" in wanted:
+        from bench import status_changes
+
+        results["status_changes"] = timed("status", lambda: status_changes.status_changes(config, env))
     results["machine"] = {
         "cpus": os.cpu_count(),
         "python": platform.python_version(),

@@ -20,8 +20,8 @@ from users.presence.rules import ACTIVE, ONLINE
 from users.presence.session_writes import (
     end_all_presence_sessions,
     end_presence_session,
-    refresh_presence_session,
     start_presence_session,
+    write_heartbeat,
 )
 
 PRESENCE_FIELDS = ["online_status", "last_seen", "last_active"]
@@ -101,15 +101,12 @@ def heartbeat(user: User, *, access_token: Token, state: str = ACTIVE) -> tuple[
     """
     # The session row decides: the write matches only a session no logout has ended, re-checked
     # under the row lock, so a racing logout always wins.
-    written = refresh_presence_session(user.id, revocation.session_id(access_token), state=state)
-    if written is None:
+    beat = write_heartbeat(user.id, revocation.session_id(access_token), clock.now(), state=state)
+    if beat is None:
         raise SessionEnded
-    written_at, status = written
-    if state == ACTIVE:
-        user.online_status, user.last_seen, user.last_active = status, written_at, written_at
-    else:  # another device may still keep the user online, and last_active may have moved back
-        user.refresh_from_db(fields=PRESENCE_FIELDS)
-    return status, written_at
+    # The write answers the columns it left (idle: maybe another device's), so no read follows it.
+    user.online_status, user.last_seen, user.last_active = beat.status, beat.last_seen, beat.last_active
+    return beat.status, beat.at
 
 
 def log_out(user: User, *, access_token: Token, refresh_token: RefreshToken | None = None) -> None:

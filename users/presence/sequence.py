@@ -92,7 +92,7 @@ def change_position() -> RawSQL:
 def new_positions(new: dict, at: datetime, *, always: bool = False) -> dict:
     """SET clauses giving the row a new place in the sequence, unless no reader can tell the write happened."""
     # Staff see every change (presence_change); everyone else only changes of users who are not
-    # invisible (visible_change).
+    # invisible (visible_change). sql.new_positions_sql() is the same rule as SQL text.
     position = change_position()
     if always:
         return {"presence_change": position, "visible_change": position}
