@@ -51,6 +51,7 @@ class Lean:
         "foreign",
         "watch",
         "user_id",
+        "errors",
     )
 
     def __init__(self, decode: bool, watch, user_id: int):
@@ -62,6 +63,7 @@ class Lean:
         self.closed = False
         self.received: dict[int, float] = {}  # change number -> when it arrived
         self.foreign = 0  # entries of users this socket does not watch (must stay 0)
+        self.errors: list[str] = []  # error messages the server sent (must stay empty)
 
     async def start(self, url: str, token: str, since: str | None, armed: dict) -> None:
         self.ws = await connect(
@@ -81,6 +83,9 @@ class Lean:
         try:
             async for raw in self.ws:
                 self.bytes += len(raw)
+                if raw.startswith('{"type":"error"'):
+                    self.errors.append(raw)
+                    continue
                 if not self.ready.is_set():
                     self.first_bytes += len(raw)
                     if '"more":true' not in raw:
@@ -284,6 +289,9 @@ async def _run(cfg, base: str, server: psutil.Process, plan: dict, tokens: dict,
             "first_answer_bytes_max": max(first) if first else None,
             "staff_first_answer_bytes": max((s.first_bytes for s in fleet.sockets["staff"]), default=None),
             "foreign_entries": sum(s.foreign for s in fleet.sockets["observer"] + fleet.sockets["sampled"]),
+            "errors": sum(len(s.errors) for s in fleet.all()),
+            "error_examples": [e for s in fleet.all() for e in s.errors][:3],
+            "closed_by_server": [s.ws.close_code for s in fleet.all() if s.closed][:5],
         }
     finally:
         fresh_stop.set()
