@@ -186,8 +186,8 @@ class PostgresCluster:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-@pytest.fixture
-def postgres_cluster():
+@contextlib.contextmanager
+def _created_cluster():
     cluster = PostgresCluster()
     if not cluster.initdb or not cluster.pg_ctl:
         pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
@@ -196,6 +196,19 @@ def postgres_cluster():
         yield cluster
     finally:
         cluster.remove()
+
+
+@pytest.fixture
+def postgres_cluster():
+    with _created_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def module_postgres_cluster():
+    """One cluster for a module's tests (each leaves it running and answering, and uses names of its own)."""
+    with _created_cluster() as cluster:
+        yield cluster
 
 
 class HoldingRelay:

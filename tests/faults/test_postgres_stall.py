@@ -9,6 +9,7 @@ guarded as a server process is (offchat_backend.postgresql.base.guard), with a 1
 
 import contextlib
 import time
+import uuid
 
 import environ
 import psycopg
@@ -24,12 +25,21 @@ DEADLINE, OPEN_SECONDS = 1.0, 1.0
 SLACK = 0.5
 
 
+@pytest.fixture
+def postgres_cluster(module_postgres_cluster):
+    return module_postgres_cluster
+
+
 @pytest.fixture(params=["stall", "partition"])
 def fault(request, postgres_cluster):
     """(the URL the app uses, start the fault, end it): every process SIGSTOPped, or a relay that holds all it is sent."""
     if request.param == "stall":
         stalled: list[int] = []
-        yield postgres_cluster.url, lambda: stalled.extend(postgres_cluster.stall()), lambda: postgres_cluster.resume(stalled)
+        yield (
+            postgres_cluster.url,
+            lambda: stalled.extend(postgres_cluster.stall()),
+            lambda: postgres_cluster.resume(stalled),
+        )
         postgres_cluster.resume(stalled)
         return
     relay = HoldingRelay(postgres_cluster.port)
@@ -134,27 +144,27 @@ def test_a_query_gives_up_at_the_deadline_and_the_breaker_refuses_at_once_until_
 def test_a_transaction_given_up_mid_way_is_rolled_back_whole(fault, database, postgres_cluster):
     url, start_fault, end_fault = fault
     app = database(url)
+    table, name = f"written_{uuid.uuid4().hex[:8]}", f"given-up-{uuid.uuid4().hex[:8]}"
     with app.cursor() as cursor:
-        cursor.execute("CREATE TABLE written (n int)")
+        cursor.execute(f"CREATE TABLE {table} (n int)")
     app.set_autocommit(False)
     with app.cursor() as cursor:
-        cursor.execute("SET application_name = 'given-up'")
-        cursor.execute("INSERT INTO written VALUES (1)")
+        cursor.execute(f"SET application_name = '{name}'")
+        cursor.execute(f"INSERT INTO {table} VALUES (1)")
     start_fault()
-    error, took = timed(lambda: app.cursor().execute("INSERT INTO written VALUES (2)"))
+    error, took = timed(lambda: app.cursor().execute(f"INSERT INTO {table} VALUES (2)"))
     assert isinstance(error, OperationalError) and took < DEADLINE + SLACK, (error, took)
     end_fault()
 
     # The server reads the closed connection once it runs (or once the network delivers its close) and
     # rolls back: neither row is there, and the session that held them is gone.
+    sessions = "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s"
     with psycopg.connect(postgres_cluster.url, autocommit=True) as check:
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if not check.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'given-up'").fetchone()[0]:
-                break
+        while check.execute(sessions, [name]).fetchone()[0] and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert check.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'given-up'").fetchone()[0] == 0
-        assert check.execute("SELECT count(*) FROM written").fetchone()[0] == 0
+        assert check.execute(sessions, [name]).fetchone()[0] == 0
+        assert check.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0
 
 
 def test_a_connect_gives_up_at_the_deadline_below_libpqs_two_second_minimum(fault, database, guarded):
