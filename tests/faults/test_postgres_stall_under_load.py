@@ -9,25 +9,35 @@ that the sweep runs again, and that no admin read shows a heartbeating user as a
 or after it. `pytest tests/faults/test_postgres_stall_under_load.py -s` prints the figures.
 """
 
+import asyncio
+import contextlib
 import json
+import random
+import re
 import statistics
 import subprocess
 import sys
 import threading
 import time
 import urllib.error
+import urllib.request
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 import psycopg
 import pytest
 from django.conf import settings
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from tests.faults.conftest import HoldingRelay
 from tests.live.conftest import ROOT, Api, LiveProcess, free_port, procfile_command, wait_until, wait_until_healthy
 from tests.sockets.test_compose_web import compose_web_command
+from users.sockets.protocol import PATH
 
 pytestmark = [pytest.mark.live]
 USERS, FAULT_SECONDS = 30, 8
@@ -89,9 +99,9 @@ def cluster(module_postgres_cluster, tmp_path_factory):
     return module_postgres_cluster
 
 
-def seed(cluster, prefix: str) -> tuple[int, list[int]]:
-    """An admin and USERS users of this test's own; returns their ids."""
-    script = f"prefix, count = {prefix!r}, {USERS}\n" + SEED
+def seed(cluster, prefix: str, count: int = USERS) -> tuple[int, list[int]]:
+    """An admin and `count` users of this test's own; returns their ids."""
+    script = f"prefix, count = {prefix!r}, {count}\n" + SEED
     done = subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), "shell", "-c", script],
         env=cluster.env,
@@ -120,6 +130,17 @@ def server_command(kind: str, port: int) -> list[str]:
     # README's HTTP-only deployment.
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
     return [gunicorn, "offchat_backend.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "3"]
+
+
+BREAKER_OPEN = re.compile(r'^offchat_database_breaker_state\{state="(open|half-open)"\} 1\.0$', re.M)
+
+
+def scrape(api: Api) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"{api.base_url}/metrics", timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
 
 
 def last_sweep(cluster) -> datetime | None:
@@ -221,7 +242,7 @@ def test_a_stalled_or_partitioned_postgres_under_load_answers_fast_recovers_and_
     if kind == "gunicorn":  # the issue's "seen once": PostgreSQL stopped and started again
         faults["stop"] = (cluster.stop, cluster.start)
     load = Load(api, admin, users)
-    report = []
+    report, scrapes = [], []
     try:
         time.sleep(3)
         warmed = time.monotonic()
@@ -229,6 +250,8 @@ def test_a_stalled_or_partitioned_postgres_under_load_answers_fast_recovers_and_
             start_fault()
             onset = time.monotonic()
             try:
+                time.sleep(SETTLING + 1)
+                scrapes.append(scrape(api))
                 time.sleep(FAULT_SECONDS - (time.monotonic() - onset))
             finally:
                 end_fault()
@@ -264,7 +287,211 @@ def test_a_stalled_or_partitioned_postgres_under_load_answers_fast_recovers_and_
         assert livez and all(a.status == 200 and a.took < PROBE_BOUND for a in livez), livez
         assert readyz and all(a.status == 503 and a.took < PROBE_BOUND for a in readyz), readyz
         assert max(late, default=0) <= RECOVERY_BOUND, late
+    # /metrics answers during each fault, its presence figures left out, the breaker's state in.
+    assert all(status == 200 and BREAKER_OPEN.search(text) for status, text in scrapes), scrapes
     warm = load.since(warmed, "admin")
     assert [a.offline for a in warm if a.offline] == [], "a heartbeating user read offline"
     assert sum(a.status == 200 for a in warm) >= 5
     assert (server.popen.pid, worker.popen.pid) == pids and server.popen.poll() is None and worker.popen.poll() is None
+
+
+# --- The same stall under 1,000 held sockets ------------------------------------------------------------------
+SOCKETS, SOCKET_USERS, STAFF_SOCKETS = 1000, 40, 50
+OPEN_CONCURRENCY = 64
+CATCH_UP_BOUND = 20
+
+
+class Held:
+    """One client socket: the view its pushes build, its cursor, and how it ended (its close code, or none)."""
+
+    def __init__(self, url: str, user_id: int, staff: bool):
+        self.url, self.user_id, self.staff, self.token = url, user_id, staff, access_token(user_id)
+        self.view: dict[int, str] = {}
+        self.cursor = self.ws = None
+        self.ready, self.ponged = asyncio.Event(), asyncio.Event()
+        self.ended: int | str | None = None  # a close code; "lost" for a connection gone without one
+        self.unavailable = 0  # 4503 closes, each followed by a reconnect from the cursor
+
+    async def run(self) -> None:
+        while True:
+            try:
+                async with connect(self.url, open_timeout=30, close_timeout=2, ping_interval=None, proxy=None) as ws:
+                    self.ws = ws
+                    await ws.send(orjson.dumps({"type": "auth", "access": self.token, "since": self.cursor}).decode())
+                    async for raw in ws:
+                        self._apply(orjson.loads(raw))
+                code = ws.close_code
+            except ConnectionClosed as closed:
+                code = closed.rcvd.code if closed.rcvd else "lost"
+            except OSError as exc:
+                code = f"lost: {type(exc).__name__}"
+            if code == 4503 and self.unavailable < 5:  # the client's rule: back off, resume from the cursor
+                self.unavailable += 1
+                await asyncio.sleep(0.5)
+                continue
+            self.ended = code
+            self.ready.set()
+            return
+
+    def _apply(self, message: dict) -> None:
+        if message["type"] == "pong":
+            self.ponged.set()
+        if message["type"] != "presence":
+            return
+        self.view.update({user["id"]: user["online_status"] for user in message["users"]})
+        if not message.get("more"):
+            self.cursor = message["cursor"]
+            self.ready.set()
+
+
+class Fleet:
+    """The held sockets, driven by an event loop on a thread of its own; the test thread asks it through run()."""
+
+    def __init__(self):
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.sockets: list[Held] = []
+
+    def run(self, coroutine, timeout: float = 60):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    async def open(self, sockets: list[Held]) -> None:
+        self.sockets = sockets
+        gate = asyncio.Semaphore(OPEN_CONCURRENCY)
+
+        async def one(sock: Held) -> None:
+            async with gate:
+                sock.task = asyncio.create_task(sock.run())
+                await asyncio.wait_for(sock.ready.wait(), 30)
+
+        await asyncio.gather(*(one(sock) for sock in sockets))
+
+    async def ping(self, sockets: list[Held]) -> list[float]:
+        """Each socket's application ping answered, in seconds."""
+
+        async def one(sock: Held) -> float:
+            sock.ponged.clear()
+            started = time.monotonic()
+            await sock.ws.send('{"type": "ping"}')
+            await asyncio.wait_for(sock.ponged.wait(), 5)
+            return time.monotonic() - started
+
+        return await asyncio.gather(*(one(sock) for sock in sockets))
+
+    async def wrong(self, truth: dict[bool, dict[int, str]]) -> list[tuple[int, int, str | None, str]]:
+        """(socket, user, what it holds, what a full read shows) for every open socket whose view differs."""
+        return [
+            (n, user_id, sock.view.get(user_id), status)
+            for n, sock in enumerate(self.sockets)
+            if sock.ended is None
+            for user_id, status in truth[sock.staff].items()
+            if sock.view.get(user_id) != status
+        ]
+
+    async def close(self) -> None:
+        for sock in self.sockets:
+            if sock.ws is not None:
+                await sock.ws.close()
+        await asyncio.gather(*(sock.task for sock in self.sockets if hasattr(sock, "task")), return_exceptions=True)
+
+
+def full_read(api: Api, tokens: dict[bool, str]) -> dict[bool, dict[int, str]]:
+    """Every user's status as a staff viewer and as anyone else sees it, from all-users (a fresh, full read)."""
+    truth = {}
+    for staff, token in tokens.items():
+        status, _, body = api.call("GET", "/api/users/all-users/", token=token)
+        assert status == 200, body
+        truth[staff] = {user["id"]: user["online_status"] for user in body}
+    return truth
+
+
+def heartbeats(api: Api, user_id: int, stop: threading.Event) -> threading.Thread:
+    """A user heartbeating over HTTP every second until `stop` (a tab without a socket)."""
+    token = access_token(user_id)
+
+    def beat():
+        deadline = time.monotonic() + 120
+        while not stop.is_set() and time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                api.call("POST", "/api/users/heartbeat/", {}, token=token)
+            stop.wait(1)
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    return thread
+
+
+def logged_out(api: Api, sock: Held, bound: float = 10) -> None:
+    """Log the socket's session out over HTTP, retried while the database is not back (503), within `bound`."""
+    deadline = time.monotonic() + bound
+    while (
+        status := api.call("POST", "/api/users/logout/", {}, token=sock.token)[0]
+    ) == 503 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert status == 200, status
+
+
+def test_a_stall_under_1000_held_sockets_loses_none_and_every_viewer_catches_up(cluster, tmp_path):
+    admin, users = seed(cluster, "sockets", SOCKET_USERS + 4)
+    regular, (leaver_1, leaver_2), (actor_a, actor_b) = users[:SOCKET_USERS], users[-4:-2], users[-2:]
+    port = free_port()
+    env = {**cluster.env, "PRESENCE_TOUCH_SECONDS": "2"}
+    server = LiveProcess("daphne", compose_web_command(port), env, tmp_path / "daphne.log")
+    fleet, stop, stalled = Fleet(), threading.Event(), []
+    try:
+        api = Api(f"http://127.0.0.1:{port}")
+        wait_until_healthy(api, server)
+        url = f"ws://127.0.0.1:{port}{PATH}"
+        sockets = [Held(url, admin, True) for _ in range(STAFF_SOCKETS)]
+        sockets += [Held(url, regular[n % SOCKET_USERS], False) for n in range(SOCKETS - STAFF_SOCKETS - 2)]
+        sockets += [Held(url, leaver_1, False), Held(url, leaver_2, False)]
+        started = time.monotonic()
+        fleet.run(fleet.open(sockets), timeout=120)
+        opened = time.monotonic() - started
+        assert all(sock.ended is None for sock in sockets), Counter(sock.ended for sock in sockets)
+        tokens = {True: sockets[0].token, False: sockets[STAFF_SOCKETS].token}
+
+        heartbeats(api, actor_a, stop)  # a change just before the stall, and a logout whose close is due in it
+        logged_out(api, sockets[-2])
+        stalled.extend(cluster.stall())
+        onset = time.monotonic()
+        time.sleep(3)
+        pongs = fleet.run(fleet.ping(random.sample(sockets[:-2], 20)))
+        time.sleep(max(0.0, FAULT_SECONDS - (time.monotonic() - onset)))
+        cluster.resume(stalled)
+        ended = time.monotonic()
+        logged_out(api, sockets[-1])  # and another just after it
+        heartbeats(api, actor_b, stop)
+
+        def caught_up():
+            truth = full_read(api, tokens)
+            left = all(sock.ended == 4401 for sock in sockets[-2:])
+            expected = (
+                truth[False][actor_a] == truth[False][actor_b] == "online" and truth[False][leaver_1] == "offline"
+            )
+            return left and expected and not fleet.run(fleet.wrong(truth))
+
+        wait_until(
+            caught_up,
+            timeout=CATCH_UP_BOUND,
+            interval=0.5,
+            describe=lambda: str(fleet.run(fleet.wrong(full_read(api, tokens)))[:10]),
+        )
+        caught_up_after = time.monotonic() - ended
+        ends = Counter(sock.ended for sock in sockets)
+        print(
+            f"postgres stall under {SOCKETS} sockets: opened in {opened:.1f}s; ping during the stall max="
+            f"{max(pongs) * 1000:.0f}ms; every viewer caught up {caught_up_after:.1f}s after the end; "
+            f"ends {dict(ends)}; 4503 reconnects {sum(sock.unavailable for sock in sockets)}"
+        )
+        assert max(pongs) < PROBE_BOUND, pongs
+        assert ends == {None: SOCKETS - 2, 4401: 2}, ends  # only the two logged-out sessions closed, with 4401
+        assert "presence hub cycle recovered" in server.log()  # the same hub, no restart
+    finally:
+        stalled and cluster.resume(stalled)
+        stop.set()
+        with contextlib.suppress(Exception):
+            fleet.run(fleet.close(), timeout=30)
+        fleet.loop.call_soon_threadsafe(fleet.loop.stop)
+        server.stop()
