@@ -89,8 +89,10 @@ PRESENCE_LOCK_TIMEOUT_SECONDS = env.float("PRESENCE_LOCK_TIMEOUT_SECONDS", defau
 # The server enforces the two timeouts above only while it runs. The web servers, the worker and beat
 # also give up on the client side (offchat_backend/postgresql/base.py): any connect, query or commit
 # past this deadline closes its connection; a little above the statement timeout, so a server that
-# runs cancels first and keeps the connection.
-DB_CLIENT_DEADLINE_SECONDS = env.float("DB_CLIENT_DEADLINE_SECONDS", default=DB_STATEMENT_TIMEOUT_SECONDS + 1)
+# runs cancels first and keeps the connection. Unset or empty (compose passes it through): that default.
+DB_CLIENT_DEADLINE_SECONDS = float(
+    env.str("DB_CLIENT_DEADLINE_SECONDS", default="") or DB_STATEMENT_TIMEOUT_SECONDS + 1
+)
 # After a lost connection or a missed deadline, database calls fail at once (JSON 503) this long,
 # then one probe tries (offchat_backend/db_breaker.py).
 DB_BREAKER_OPEN_SECONDS = env.float("DB_BREAKER_OPEN_SECONDS", default=5)
