@@ -293,6 +293,8 @@ def test_a_stalled_or_partitioned_postgres_under_load_answers_fast_recovers_and_
     assert [a.offline for a in warm if a.offline] == [], "a heartbeating user read offline"
     assert sum(a.status == 200 for a in warm) >= 5
     assert (server.popen.pid, worker.popen.pid) == pids and server.popen.poll() is None and worker.popen.poll() is None
+    # The worker and its beat are guarded too: their own breakers opened, and closed again.
+    assert "database breaker closed -> open" in worker.log() and "-> closed" in worker.log()
 
 
 # --- The same stall under 1,000 held sockets ------------------------------------------------------------------
