@@ -104,6 +104,8 @@ def select_one(wrapper):
         return cursor.fetchone()[0]
 
 
+# The partition's figures under load are in test_postgres_stall_under_load.py; here the stall stands for both.
+@pytest.mark.parametrize("fault", ["stall"], indirect=True)
 def test_a_query_gives_up_at_the_deadline_and_the_breaker_refuses_at_once_until_a_probe_finds_the_server(
     fault, database, guarded
 ):
@@ -170,6 +172,7 @@ def test_a_transaction_given_up_mid_way_is_rolled_back_whole(fault, database, po
         assert check.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0
 
 
+@pytest.mark.parametrize("fault", ["stall"], indirect=True)
 def test_a_connect_gives_up_at_the_deadline_below_libpqs_two_second_minimum(fault, database, guarded):
     url, start_fault, end_fault = fault
     app = database(url)
