@@ -33,6 +33,17 @@ class Config:
     rt_settle_seconds: float = 5
     rt_grace_seconds: float = 0  # 0: the default PRESENCE_DISCONNECT_GRACE_SECONDS
     rt_compare_sockets: int = 1_000  # sockets per server in the memory comparison
+    org_users: int = 20_000  # (8) the organisation
+    org_sockets: int = 10_000  # viewer sockets, staff included
+    org_watch: int = 50  # users a regular socket watches
+    org_observers: int = 100  # sockets watching every user who changes (JSON decoded)
+    org_sampled: int = 20  # regular sockets that decode JSON too (nothing unwatched may arrive)
+    org_staff: int = 100  # staff sockets watching everyone, with a full snapshot
+    org_changers: int = 200  # users who flip active/idle over their own sockets
+    org_rate: float = 20  # status changes a second
+    org_churn_seconds: float = 30
+    org_idle_seconds: float = 30
+    org_settle_seconds: float = 5
     password_hash: str = ""
 
 
@@ -54,8 +65,18 @@ QUICK = dict(
     rt_settle_seconds=1,
     rt_grace_seconds=2,
     rt_compare_sockets=100,
+    org_users=2_000,
+    org_sockets=300,
+    org_observers=10,
+    org_sampled=5,
+    org_staff=5,
+    org_changers=20,
+    org_rate=10,
+    org_churn_seconds=4,
+    org_idle_seconds=2,
+    org_settle_seconds=1,
 )
-SCENARIOS = ("heartbeat", "writes", "all_users", "feed", "sweep", "realtime")
+SCENARIOS = ("heartbeat", "writes", "all_users", "feed", "sweep", "realtime", "organisation", "status")
 
 
 def main() -> int:
@@ -90,7 +111,7 @@ def main() -> int:
     os.environ.pop("CELERY_BROKER_URL", None)
     from bench import processes
 
-    if not processes.wrk_available():
+    if wanted & {"heartbeat", "writes", "realtime"} and not processes.wrk_available():
         raise SystemExit("wrk is not installed (apt-get install -y wrk)")
 
     import django
@@ -139,6 +160,14 @@ def main() -> int:
 
         with scenarios.workdir() as tmp:
             results["realtime"] = timed("realtime", lambda: realtime.realtime(config, env, Path(tmp)))
+    if "organisation" in wanted:
+        from bench import organisation
+
+        results["organisation"] = timed("organisation", lambda: organisation.organisation(config, env))
+    if "status" in wanted:
+        from bench import status_changes
+
+        results["status_changes"] = timed("status", lambda: status_changes.status_changes(config, env))
     results["machine"] = {
         "cpus": os.cpu_count(),
         "python": platform.python_version(),

@@ -1,6 +1,6 @@
 """docs/BENCHMARKS.md, regenerated from a run's figures: the tables come from the run, the findings are ours."""
 
-from bench import realtime_notes, report
+from bench import realtime_notes, report, status_notes
 
 COMMAND = "make bench"
 
@@ -145,6 +145,7 @@ def markdown(r: dict) -> str:
                     _verdict(v["feed"]),
                 ],
                 *realtime_notes.target_rows(v),
+                *status_notes.target_rows(v),
             ],
         ),
         "",
@@ -186,8 +187,8 @@ def markdown(r: dict) -> str:
         "(issue 6) a heartbeat is the authenticated read plus two writes: the caller's `presence_sessions` row",
         "(matching only a session no logout has ended: this is what makes a racing logout final, in the",
         "database) and the user row's derived columns. On PostgreSQL the usual case, an open session of a user",
-        "already settled online, is one statement (two data-modifying CTEs, `users/presence/sql.py:",
-        "SETTLED_HEARTBEAT`); a user coming back online takes a second statement, anything else the general path.",
+        "settled online or coming back, is one statement (data-modifying CTEs, `users/presence/sql.py:",
+        "ACTIVE_HEARTBEAT`); going idle is two in one transaction (section 9).",
         "The touch middleware adds no query here: the heartbeat hands it the time it just wrote.",
         "",
         "What we found and changed (in-process through the WSGI handler, 300 requests each, loaded machine):",
@@ -437,6 +438,7 @@ def markdown(r: dict) -> str:
         ),
         "",
         *realtime_notes.section(r["realtime"], v),
+        *status_notes.section(r["status_changes"], v),
         "## How the bench is built",
         "",
         "- `bench/database.py`: its own database (`<DATABASE_URL name>_bench`, created if missing: the bench",
@@ -452,8 +454,9 @@ def markdown(r: dict) -> str:
         "- `bench/realtime.py`: the presence socket scenario (an asyncio client fleet with `websockets`, daphne and",
         "  gunicorn with uvicorn workers); `bench/statements.py` counts a bench server's SQL statements",
         "  (`GET /bench/statements/`).",
-        "- `bench/report.py`, `bench/notes.py`, `bench/realtime_notes.py`: the table, `latest.json`, the plots and",
-        "  this file.",
+        "- `bench/status_changes.py`: status changes against the settled heartbeat, over HTTP and the socket.",
+        "- `bench/report.py`, `bench/notes.py`, `bench/realtime_notes.py`, `bench/status_notes.py`: the table,",
+        "  `latest.json`, the plots and this file.",
         "",
     ]
     return "\n".join(out)

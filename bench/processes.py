@@ -85,7 +85,9 @@ def gunicorn(env: dict, *, workers: int = WORKERS, worker_class: str = "sync"):
 def daphne(env: dict):
     """daphne, one process serving HTTP and the presence socket (the ASGI app), as runserver runs it; yields (base_url, process)."""
     port = free_port()
-    argv = [str(BIN / "daphne"), "-v", "0", "-b", "127.0.0.1", "-p", str(port), "offchat_backend.asgi:application"]
+    # compose's web command's endpoint: a listen backlog that fits a burst of handshakes (Twisted's default is 50).
+    endpoint = f"tcp:port={port}:interface=127.0.0.1:backlog=1024"
+    argv = [str(BIN / "daphne"), "-v", "0", "-e", endpoint, "offchat_backend.asgi:application"]
     with _serving(argv, env, port, "daphne") as served:
         yield served
 

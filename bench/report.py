@@ -5,6 +5,7 @@ from pathlib import Path
 
 from bench import notes
 
+STATUS_TARGET_MS = 3
 TARGETS = {
     "heartbeat": "heartbeat throughput >= 0.9x GET /me/",
     "writes": "<= 1 UPDATE per user per touch window",
@@ -14,6 +15,7 @@ TARGETS = {
     "push": "1,000 viewer sockets: a change reaches all of them, p99 <= 1 s, none missed",
     "held": "10,000 idle sockets on one process: < 100 KiB RSS per socket, < 10% of one core",
     "closed_tab": "a closed socket's user is pushed offline within grace + 1 s",
+    "status": f"<= {STATUS_TARGET_MS} ms of server CPU per status change (socket `state` message, one daphne)",
 }
 HELD_TARGET_SOCKETS = 9_900  # 10,000 asked; the run tolerates 1% failed opens
 FEED_TARGET_USERS = 100_000
@@ -55,6 +57,8 @@ def verdicts(r: dict) -> dict:
         held = h["kib_per_socket"] < 100 and h["idle_cpu_percent"] < 10 if h["sockets"] >= HELD_TARGET_SOCKETS else None
         c = rt["closed_tab"]
         closed = c["max_s"] <= c["grace_seconds"] + 1
+    sc = r.get("status_changes")
+    status = None if sc is None else sc["socket"]["change"]["cpu_ms_per_write"] <= STATUS_TARGET_MS
     return {
         "heartbeat": hb,
         "writes": wa,
@@ -65,6 +69,7 @@ def verdicts(r: dict) -> dict:
         "push": push,
         "held": held,
         "closed_tab": closed,
+        "status": status,
     }
 
 
@@ -144,6 +149,10 @@ def table(r: dict) -> str:
         lines.append("")
     if "realtime" in r:
         lines += realtime_table(r["realtime"])
+    if "organisation" in r:
+        lines += organisation_table(r["organisation"])
+    if "status_changes" in r:
+        lines += status_table(r["status_changes"])
     if "memory" in r:
         m = r["memory"]
         lines += [
@@ -155,6 +164,22 @@ def table(r: dict) -> str:
         if key in TARGETS:
             lines.append(f"target {key:<10} {_mark(ok):<8} {TARGETS[key]}")
     return "\n".join(lines)
+
+
+def organisation_table(org: dict) -> list[str]:
+    """(8) One line per run: scoped watch lists against everyone-to-everyone."""
+    lines = [f"organisation: {org['sizes']}"]
+    for name in ("scoped", "everyone"):
+        run = org[name]
+        c = run["churn"]
+        lines.append(
+            f"  {name:<9} open {run['open_seconds']} s ({run['open_cpu_ms_per_socket']} ms CPU/socket, "
+            f"{run['failures']} failed), push p50/p99 {c['p50_ms']}/{c['p99_ms']} ms, missed {c['missed']}/"
+            f"{c['deliveries_expected']}, CPU {run['churn_cpu_percent']}% flowing / {run['idle_cpu_percent']}% idle, "
+            f"{run['cpu_ms_per_change']} ms/change, {run['regular_bytes_per_second_mean']} B/s a socket, first "
+            f"{run['first_answer_bytes_p50']} B, {run['kib_per_socket']} KiB/socket, foreign {run['foreign_entries']}"
+        )
+    return lines + [""]
 
 
 def realtime_table(rt: dict) -> list[str]:
@@ -182,6 +207,25 @@ def realtime_table(rt: dict) -> list[str]:
             f"  {name:<18}{kib:>11}{hb['rps']:>9}{hb['cpu_ms_per_heartbeat']:>11}{hb['transactions_per_heartbeat']:>9}"
         )
     return [*lines, ""]
+
+
+def status_table(sc: dict) -> list[str]:
+    """Status changes against the settled heartbeat, per transport, and each write's cost in-process."""
+    lines = [
+        f"status changes on one daphne ({sc['users']} users): server CPU per write, change against settled heartbeat",
+        f"  {'':<36}{'writes':>8}{'CPU ms':>9}{'per core-s':>12}{'CPU %':>8}{'ratio':>8}",
+    ]
+    for transport, label in (("http", "HTTP POST heartbeat"), ("socket", "socket state message")):
+        for kind in ("settled", "change"):
+            row = sc[transport][kind]
+            name = f"{label}, {'settled' if kind == 'settled' else 'idle<->active'}"
+            mark = f"{sc[transport]['ratio_change_to_settled_cpu']}x" if kind == "change" else "1"
+            lines.append(
+                f"  {name:<36}{row['writes']:>8}{row['cpu_ms_per_write']:>9}{row['writes_per_core_second']:>12}"
+                f"{row['cpu_percent']:>8}{mark:>8}"
+            )
+    costs = ", ".join(f"{name} {ms}" for name, ms in sc["in_process_cpu_ms"].items())
+    return [*lines, f"  in-process CPU ms per write ({sc['in_process_calls']} each): {costs}", ""]
 
 
 def plot_realtime(rt: dict, path: Path) -> None:

@@ -16,9 +16,11 @@ guard()  # every database wait bounded, the breaker in front (HTTP, the socket's
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from offchat_backend import daphne_tuning  # noqa: E402
 from users.sockets.origin import PresenceOriginValidator  # noqa: E402
 from users.sockets.routing import websocket_urlpatterns  # noqa: E402
 
+daphne_tuning.install()
 application = ProtocolTypeRouter(
     {"http": django_application, "websocket": PresenceOriginValidator(URLRouter(websocket_urlpatterns))}
 )

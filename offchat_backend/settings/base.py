@@ -4,6 +4,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -189,6 +190,12 @@ PRESENCE_REFRESH_SECONDS = env.int("PRESENCE_REFRESH_SECONDS", default=10)
 PRESENCE_PUSH_SECONDS = env.float("PRESENCE_PUSH_SECONDS", default=0.5)
 PRESENCE_WS_AUTH_SECONDS = env.float("PRESENCE_WS_AUTH_SECONDS", default=5)
 PRESENCE_DISCONNECT_GRACE_SECONDS = env.float("PRESENCE_DISCONNECT_GRACE_SECONDS", default=10)
+# Watch lists (users/presence/scope.py): the most user ids a socket or a feed read may name, and who may
+# watch everyone ("everyone", or "staff" to keep the whole organisation for admin panels).
+PRESENCE_WATCH_MAX = env.int("PRESENCE_WATCH_MAX", default=1000)
+PRESENCE_WATCH_ALL_FOR = env.str("PRESENCE_WATCH_ALL_FOR", default="everyone")
+if PRESENCE_WATCH_ALL_FOR not in ("everyone", "staff") or PRESENCE_WATCH_MAX < 1:
+    raise ImproperlyConfigured("PRESENCE_WATCH_ALL_FOR is everyone or staff, and PRESENCE_WATCH_MAX at least 1")
 # /healthz fails "beat" when no sweep completed for this long (three missed sweeps by default).
 HEALTHZ_BEAT_MAX_AGE_SECONDS = env.int("HEALTHZ_BEAT_MAX_AGE_SECONDS", default=3 * PRESENCE_SWEEP_SECONDS + 30)
 

@@ -5,7 +5,7 @@ import time
 import traceback
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 
 @pytest.fixture
@@ -47,6 +47,50 @@ def run_together():
         return errors
 
     return run_all
+
+
+@pytest.fixture
+def behind_a_held_write(run_together):
+    """Run `first` in a transaction held open until `second`, started meanwhile, waits on a lock; returns `second`'s result.
+
+    The order is forced: `second` must queue behind `first`'s locks, and sees its commit when it resumes.
+    """
+
+    def run(first, second, *, bound_seconds: float = 30):
+        holding, waiting_seen = threading.Event(), threading.Event()
+        results = []
+
+        def hold():
+            with transaction.atomic():
+                first()
+                holding.set()
+                assert waiting_seen.wait(bound_seconds), "the second write never queued behind the first"
+
+        def follow():
+            assert holding.wait(bound_seconds)
+            results.append(second())
+
+        def watch():
+            assert holding.wait(bound_seconds)
+            deadline = time.monotonic() + bound_seconds
+            while not a_backend_waits_on_a_lock():
+                assert time.monotonic() < deadline, "no backend waited on a lock"
+                time.sleep(0.01)
+            waiting_seen.set()
+
+        errors = run_together([hold, follow, watch], bound_seconds=bound_seconds)
+        assert not errors, "\n".join(errors)
+        return results[0]
+
+    return run
+
+
+def a_backend_waits_on_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0] > 0
 
 
 def _deadlocks_so_far() -> int:

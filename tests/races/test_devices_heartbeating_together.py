@@ -102,3 +102,28 @@ def test_two_devices_swapping_active_and_idle_never_leave_the_user_away(on_postg
     errors = run_together([device(0), device(1)], bound_seconds=BOUND_SECONDS)
     assert not errors, "\n".join(errors)
     assert not wrong, f"{len(wrong)} of {rounds} rounds left the user {wrong[0][1]} with one device active"
+
+
+def test_a_device_going_idle_recomputes_from_sessions_as_they_are_once_it_holds_the_user_row(
+    on_postgres, user, behind_a_held_write
+):
+    """Device B's active heartbeat holds the user row; device A goes idle meanwhile and queues behind it.
+
+    A's recompute runs after B commits and must read B's session as active: read as of A's own start (one
+    statement, one snapshot) it would find both sessions idle and write `away` over B's heartbeat.
+    """
+    from users.presence.session_writes import refresh_presence_session, start_presence_session
+
+    start_presence_session(user.pk, "device-a")
+    start_presence_session(user.pk, "device-b")
+    assert refresh_presence_session(user.pk, "device-b", state="idle")
+
+    answer = behind_a_held_write(
+        lambda: refresh_presence_session(user.pk, "device-b", state="active"),
+        lambda: refresh_presence_session(user.pk, "device-a", state="idle"),
+    )
+
+    assert answer[1] == "online"
+    stored = User.objects.get(pk=user.pk)
+    assert stored.online_status == "online"
+    assert stored.last_active == PresenceSession.objects.get(sid="device-b").last_seen

@@ -83,6 +83,8 @@ class Socket:
         message = json.loads(self.ws.recv(timeout=timeout))
         self.messages.append(message)
         if message.get("type") == "presence":
+            if message.get("full"):
+                self.view = {}  # all of the scope: replace what is held
             if not message.get("more"):
                 self.cursor = message["cursor"]
             self.view.update({user["id"]: user for user in message["users"]})
@@ -96,10 +98,22 @@ class Socket:
             if message.get("type") == kind:
                 return message
 
-    def auth(self, access: str, since: str | None = None) -> dict:
-        """Authenticate; returns the first presence answer, its parts (`more`) joined into one."""
-        self.send({"type": "auth", "access": access, **({"since": since} if since else {})})
+    def auth(self, access: str, since: str | None = None, **extra) -> dict:
+        """Authenticate (`watch=` may name a list); returns the first presence answer, its parts joined into one."""
+        self.send({"type": "auth", "access": access, **({"since": since} if since else {}), **extra})
+        return self._joined(self.recv())
+
+    def watch(self, users) -> dict:
+        """Watch `users` (ids, or "all"); returns the answer (`full: true`), its parts joined, after any push before it."""
+        self.send({"type": "watch", "users": users})
         first = self.recv()
+        while not (first.get("type") == "presence" and first.get("full")):
+            if first.get("type") == "error":
+                return first
+            first = self.recv()
+        return self._joined(first)
+
+    def _joined(self, first: dict) -> dict:
         answer = {**first, "users": list(first.get("users", []))}
         while first.get("type") == "presence" and first.get("more"):
             first = self.recv()

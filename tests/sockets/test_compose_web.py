@@ -13,11 +13,18 @@ pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
 
 def compose_web_command(port: int) -> list[str]:
+    """compose's web command on 127.0.0.1:`port`, with its own endpoint options (the backlog) kept."""
     command = list(yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["web"]["command"])
     command[0] = str(Path(sys.executable).parent / command[0])
-    command[command.index("0.0.0.0")] = "127.0.0.1"
-    command[command.index("8000")] = str(port)
+    endpoint = command.index("-e") + 1
+    command[endpoint] = command[endpoint].replace("port=8000", f"port={port}").replace("0.0.0.0", "127.0.0.1")
     return command
+
+
+def test_compose_web_listens_with_a_backlog_that_fits_a_reconnect_storm():
+    endpoint = compose_web_command(8000)[compose_web_command(8000).index("-e") + 1]
+    options = dict(part.split("=") for part in endpoint.split(":")[1:])
+    assert int(options["backlog"]) >= 1024
 
 
 def test_compose_web_serves_the_api_and_the_socket_under_production_settings(socket_env, start_process, user):

@@ -4,6 +4,7 @@ import pytest
 
 from tests.sockets.conftest import log_in
 from users.models import User
+from users.sockets import protocol
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -47,7 +48,7 @@ def test_a_second_auth_is_refused(authed, server, make_user):
 
 
 def test_an_oversize_frame_closes_with_4413(authed):
-    authed.send('{"type": "ping", "pad": "' + "x" * 5000 + '"}')
+    authed.send('{"type": "ping", "pad": "' + "x" * protocol.max_message_chars() + '"}')
     assert authed.close_code() == 4413
 
 

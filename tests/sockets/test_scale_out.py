@@ -65,3 +65,24 @@ def test_a_socket_moving_to_the_other_process_keeps_its_user_online(two_servers,
     viewer.send({"type": "ping"})
     viewer.until(lambda s: s.messages[-1] == {"type": "pong"})
     assert viewer.status(user.id) == "online"
+
+
+def test_a_watched_change_made_anywhere_reaches_its_watchers_on_the_other_process_and_nobody_else(
+    two_servers, sockets, staff, user, make_user
+):
+    a, b = two_servers
+    other = make_user(username="other")
+    watcher = sockets(a)
+    watcher.auth(log_in(a, staff)["access"], watch=[user.id])
+    bystander = sockets(a)
+    bystander.auth(log_in(a, make_user(username="bystander"))["access"], watch=[other.id])
+
+    log_in(b, user)  # on the other process; then silence, so the timeout and the worker's sweep follow
+    watcher.until(lambda s: s.status(user.id) == "online")
+    watcher.until(lambda s: s.status(user.id) == "offline")
+    log_in(b, other)  # after every change of `user`: had the bystander been sent those, they came first
+    bystander.until(lambda s: s.status(other.id) == "online")
+
+    assert set(watcher.view) == {user.id}
+    seen_by_bystander = {u["id"] for m in bystander.messages if m.get("type") == "presence" for u in m["users"]}
+    assert seen_by_bystander == {other.id}

@@ -3,8 +3,11 @@
 import contextlib
 from datetime import datetime
 
+from django.db import connection
 from django.utils import timezone
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.exceptions import TokenBackendError
+from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.state import token_backend
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken, Token
@@ -12,12 +15,13 @@ from rest_framework_simplejwt.tokens import RefreshToken, Token
 from users.auth import revocation
 from users.auth.authentication import RevocableJWTAuthentication
 from users.models import PresenceSession, User
+from users.presence import clock, sql
 from users.presence.rules import ACTIVE, ONLINE
 from users.presence.session_writes import (
     end_all_presence_sessions,
     end_presence_session,
-    refresh_presence_session,
     start_presence_session,
+    write_heartbeat,
 )
 
 PRESENCE_FIELDS = ["online_status", "last_seen", "last_active"]
@@ -27,16 +31,58 @@ class SessionEnded(Exception):
     """The session was logged out while this request was running."""
 
 
-def connect_socket(raw_access_token: str) -> tuple[User, Token]:
-    """A presence socket's auth: the access token checked as a request's would be, its session counted alive.
+def socket_token(raw_access_token: str) -> Token:
+    """A presence socket's access token checked for signature, type and expiry (no database); AuthenticationFailed otherwise."""
+    return RevocableJWTAuthentication().get_validated_token(raw_access_token.encode())
 
-    Raises AuthenticationFailed (a bad, expired or revoked token, an inactive user) or SessionEnded.
+
+def connect_socket(token: Token) -> User:
+    """One presence socket's auth: the token's user loaded as a request's would be, its session counted alive.
+
+    Raises AuthenticationFailed (a missing or inactive user, a revoked session) or SessionEnded.
     """
-    authentication = RevocableJWTAuthentication()
-    token = authentication.get_validated_token(raw_access_token.encode())
-    user = authentication.get_user(token)
+    user = RevocableJWTAuthentication().get_user(token)
     heartbeat(user, access_token=token, state=ACTIVE)
-    return user, token
+    return user
+
+
+def connect_sockets(tokens: list[Token]) -> list[User | None]:
+    """Many sockets' auth at once: each token's user, or None where connect_socket() would refuse it.
+
+    On PostgreSQL one statement checks them all and counts their sessions alive; only a socket it
+    cannot settle (its user coming back online, a session with no open row, a row held elsewhere)
+    takes connect_socket()'s path, so the answers are exactly the one-socket ones.
+    """
+    asked = [(revocation.session_id(token), _user_id(token)) for token in tokens]
+    found = {}
+    if connection.vendor == "postgresql":
+        at = clock.now()
+        rows = sql.sockets_admit(
+            [(sid, user_id) for sid, user_id in asked if user_id is not None], at, clock.settled_cutoff(at)
+        )
+        found = {row[0]: row for row in rows}
+    outcomes: list[User | None] = []
+    for token, (sid, user_id) in zip(tokens, asked, strict=True):
+        row = found.get(sid)
+        if user_id is None or (connection.vendor == "postgresql" and row is None):
+            outcomes.append(None)  # no such active user, or the session was revoked
+            continue
+        if row is not None and row[4] and row[5]:  # checked, and the heartbeat written
+            outcomes.append(User(id=row[1], username=row[2], is_staff=row[3], is_active=True))
+            continue
+        try:
+            outcomes.append(connect_socket(token))
+        except (AuthenticationFailed, SessionEnded):
+            outcomes.append(None)
+    return outcomes
+
+
+def _user_id(token: Token) -> int | None:
+    """The token's user id; None for a signed token whose id is no number (refused like a missing user)."""
+    try:
+        return int(token[api_settings.USER_ID_CLAIM])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def log_in(user: User, *, device_id: str = "") -> RefreshToken:
@@ -55,15 +101,12 @@ def heartbeat(user: User, *, access_token: Token, state: str = ACTIVE) -> tuple[
     """
     # The session row decides: the write matches only a session no logout has ended, re-checked
     # under the row lock, so a racing logout always wins.
-    written = refresh_presence_session(user.id, revocation.session_id(access_token), state=state)
-    if written is None:
+    beat = write_heartbeat(user.id, revocation.session_id(access_token), clock.now(), state=state)
+    if beat is None:
         raise SessionEnded
-    written_at, status = written
-    if state == ACTIVE:
-        user.online_status, user.last_seen, user.last_active = status, written_at, written_at
-    else:  # another device may still keep the user online, and last_active may have moved back
-        user.refresh_from_db(fields=PRESENCE_FIELDS)
-    return status, written_at
+    # The write answers the columns it left (idle: maybe another device's), so no read follows it.
+    user.online_status, user.last_seen, user.last_active = beat.status, beat.last_seen, beat.last_active
+    return beat.status, beat.at
 
 
 def log_out(user: User, *, access_token: Token, refresh_token: RefreshToken | None = None) -> None:

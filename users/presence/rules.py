@@ -2,9 +2,13 @@
 
 A row reads `online` while its stored status is online and its last active heartbeat is within
 PRESENCE_TIMEOUT_SECONDS; `away` while stored online or away and its last heartbeat of any kind is
-within the timeout; `offline` otherwise. Each rule has a Python form (one loaded row) and an SQL
-form (lists, the sweep, the writes), side by side, built from column expressions so that a write
-can compare a row before and after it.
+within the timeout; `offline` otherwise. Each rule has a Python form (one loaded row, or Django
+expressions for lists, the sweep and SQLite's writes) and an SQL text form (PostgreSQL's precompiled
+writes in presence/sql.py), side by side. Both take a `side`, the columns of a row before or after a
+write, so that a write can compare the two; users/tests/presence/test_rules.py pins them together.
+
+The SQL forms name their parameters: SQL_PARAMS (the statuses and states), %(cutoff)s for
+clock.offline_cutoff(at) and %(settled)s for clock.settled_cutoff(at).
 """
 
 from datetime import datetime
@@ -21,14 +25,18 @@ ONLINE, AWAY, OFFLINE = "online", "away", "offline"
 STATUSES = (ONLINE, AWAY, OFFLINE)
 ACTIVE, IDLE = "active", "idle"
 SESSION_STATES = (ACTIVE, IDLE)
+# The constant parameters of every SQL form below.
+SQL_PARAMS = {"online": ONLINE, "away": AWAY, "offline": OFFLINE, "active": ACTIVE, "idle": IDLE}
 
 # --- What a viewer may see ------------------------------------------------------------------------
 PUBLIC_FIELDS = ("id", "username", "first_name", "last_name")
 STAFF_FIELDS = ("email", "is_staff", "is_active")
 # An invisible user reads offline to everyone but staff.
 HIDDEN = Q(invisible_since__isnull=False)
+HIDDEN_SQL = "users.invisible_since IS NOT NULL"
 # A session counts until a logout ends it; before that it lapses and resumes with time alone.
 OPEN = Q(ended_at__isnull=True)
+OPEN_SQL = "presence_sessions.ended_at IS NULL"
 
 
 # --- The status of a row at an instant ------------------------------------------------------------
@@ -78,6 +86,10 @@ def row_columns() -> dict:
     return {"status": F("online_status"), "last_seen": F("last_seen"), "last_active": F("last_active")}
 
 
+# row_columns() in SQL: in an UPDATE's SET and WHERE, `users.…` is the row before the write.
+ROW_SQL = {"status": "users.online_status", "last_seen": "users.last_seen", "last_active": "users.last_active"}
+
+
 def row_status_expression(at: datetime | None = None) -> Case:
     """The status of every row at `at`, for annotations and filters."""
     return status_expression(row_columns(), at)
@@ -93,6 +105,14 @@ def derived_status_expression(last_seen, last_active, at: datetime) -> Case:
     )
 
 
+def derived_status_sql(last_seen: str, last_active: str) -> str:
+    """derived_status_expression() as SQL text over two SQL expressions."""
+    return (
+        f"CASE WHEN {last_active} >= %(cutoff)s THEN %(online)s"
+        f" WHEN {last_seen} >= %(cutoff)s THEN %(away)s ELSE %(offline)s END"
+    )
+
+
 # --- Settled: no reader can see the status change before at + FEED_MARGIN -------------------------
 def settled_online(side: dict, at: datetime) -> Q:
     """`side` reads online at every instant up to `at` + FEED_MARGIN."""
@@ -102,12 +122,15 @@ def settled_online(side: dict, at: datetime) -> Q:
     )
 
 
-# settled_online() over the stored `users` row, for hand-written statements (presence/sql.py);
-# %(settled)s is clock.settled_cutoff(at).
-SETTLED_ONLINE_SQL = (
-    "users.online_status = %(online)s AND users.last_seen >= %(settled)s"
-    " AND COALESCE(users.last_active, users.last_seen) >= %(settled)s"
-)
+def settled_online_sql(side: dict) -> str:
+    """settled_online() as SQL text over `side`, a map of status, last_seen and last_active to SQL expressions."""
+    return (
+        f"({side['status']} = %(online)s AND {side['last_seen']} >= %(settled)s"
+        f" AND COALESCE({side['last_active']}, {side['last_seen']}) >= %(settled)s)"
+    )
+
+
+SETTLED_ONLINE_SQL = settled_online_sql(ROW_SQL)
 
 
 # A row present (online or away) whose last_seen counts up to `at` + FEED_MARGIN: raising last_seen
@@ -120,6 +143,11 @@ def settled_away(side: dict, at: datetime) -> Q:
     return Q(Exact(side["status"], AWAY)) & Q(_at_least(side["last_seen"], clock.settled_cutoff(at)))
 
 
+def settled_away_sql(side: dict) -> str:
+    """settled_away() as SQL text over `side`."""
+    return f"({side['status']} = %(away)s AND {side['last_seen']} >= %(settled)s)"
+
+
 def unchanged_for_readers(old: dict, new: dict, at: datetime) -> Q:
     """True when a write from `old` to `new` changes nothing any reader sees before `at` + FEED_MARGIN."""
     # Such a write needs no new change position: the feed finds the row's later timeout from its columns.
@@ -127,4 +155,13 @@ def unchanged_for_readers(old: dict, new: dict, at: datetime) -> Q:
         (settled_online(old, at) & settled_online(new, at))
         | (settled_away(old, at) & settled_away(new, at))
         | (Q(Exact(old["status"], OFFLINE)) & Q(Exact(new["status"], OFFLINE)))
+    )
+
+
+def unchanged_for_readers_sql(old: dict, new: dict) -> str:
+    """unchanged_for_readers() as SQL text over two sides."""
+    return (
+        f"(({settled_online_sql(old)} AND {settled_online_sql(new)})"
+        f" OR ({settled_away_sql(old)} AND {settled_away_sql(new)})"
+        f" OR ({old['status']} = %(offline)s AND {new['status']} = %(offline)s))"
     )

@@ -1,10 +1,12 @@
 """Reads of presence, shaped for the API: the status each viewer may see, the full list, the change feed, one's own."""
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import BooleanField, Case, ExpressionWrapper, F, Q, QuerySet, Value, When
+from django.db.models.expressions import RawSQL
 from django.db.models.lookups import GreaterThanOrEqual, LessThan
 
 from users.models import PresenceSession, User, last_seen_or_never
@@ -20,7 +22,8 @@ from users.presence.rules import (
     effective_status,
     row_status_expression,
 )
-from users.presence.sequence import Cursor
+from users.presence.scope import EVERYONE, Scope
+from users.presence.sequence import Cursor, InvalidCursor
 from users.presence.sql import IsoTimestamp
 
 
@@ -68,22 +71,28 @@ def list_users_for_viewer(viewer: User, *, status: str | None = None) -> list[di
     return _rows(viewer, queryset)
 
 
-def presence_snapshot(viewer: User) -> tuple[Cursor, list[dict]]:
-    """Every user as `viewer` sees them now, and the cursor to ask for changes from here."""
+def _among(scope: Scope) -> Q:
+    """The rows of the users `scope` names (PostgreSQL: one array parameter, however long the list)."""
+    if scope == EVERYONE:
+        return Q()
+    if connection.vendor == "postgresql":
+        return Q(RawSQL('"users"."id" = ANY(%s::bigint[])', (sorted(scope),), output_field=BooleanField()))
+    return Q(pk__in=sorted(scope))
+
+
+def presence_snapshot(viewer: User, scope: Scope = EVERYONE) -> tuple[Cursor, list[dict]]:
+    """Every user of `scope` as `viewer` sees them now, and the cursor to ask for changes from here."""
     at = clock.now()
     cursor = sequence.horizon(at)  # before the read: what it cannot see stays above the cursor
-    return cursor, _rows(viewer, _for_viewer(viewer, User.objects.all(), at))
+    return cursor, _rows(viewer, _for_viewer(viewer, User.objects.filter(_among(scope)), at))
 
 
-def presence_changes(viewer: User, since: Cursor) -> tuple[Cursor, list[dict]]:
-    """The users whose presence, as `viewer` sees it, changed after `since`, and the next cursor; InvalidCursor if ahead."""
+def _changed_since(viewer: User, since: Cursor, at: datetime) -> Q:
+    """The rows whose presence, as `viewer` sees it, changed between `since` and `at`."""
     # Two kinds of change: writes, found by their position in the change sequence, and timeouts,
     # which no write marks: users whose last heartbeat (or last active one) fell into the window
     # between the cursor's clock and now, started FEED_MARGIN early so that a slow commit or a
     # skewed clock costs a repeat, not a miss.
-    at = clock.now()
-    cursor = sequence.horizon(at)
-    sequence.ensure_issued_before(since, cursor, clock.FEED_MARGIN)
     start, end = clock.offline_cutoff(since.read_at - clock.FEED_MARGIN), clock.offline_cutoff(at)
     # Written with the sweep index's expression, so each half is one index range.
     seen = last_seen_or_never()
@@ -91,10 +100,59 @@ def presence_changes(viewer: User, since: Cursor) -> tuple[Cursor, list[dict]]:
         online_status=ONLINE, last_active__gte=start, last_active__lt=end
     )
     if viewer.is_staff:
-        changed = since.changed_since("presence_change") | timed_out
-    else:
-        changed = since.changed_since("visible_change") | (timed_out & ~HIDDEN)
-    return cursor, _rows(viewer, _for_viewer(viewer, User.objects.filter(changed), at))
+        return since.changed_since("presence_change") | timed_out
+    return since.changed_since("visible_change") | (timed_out & ~HIDDEN)
+
+
+def presence_changes(viewer: User, since: Cursor, scope: Scope = EVERYONE) -> tuple[Cursor, list[dict]]:
+    """The users of `scope` whose presence, as `viewer` sees it, changed after `since`; InvalidCursor if it is ahead."""
+    at = clock.now()
+    cursor = sequence.horizon(at)
+    sequence.ensure_issued_before(since, cursor, clock.FEED_MARGIN)
+    changed = User.objects.filter(_changed_since(viewer, since, at), _among(scope))
+    return cursor, _rows(viewer, _for_viewer(viewer, changed, at))
+
+
+def presence_for_sockets(
+    viewer: User, asks: Sequence[tuple[Cursor | None, Scope]]
+) -> tuple[Cursor, list[bool], list[dict]]:
+    """The first answers of many sockets of one visibility class in one statement: (cursor, full per ask, rows).
+
+    Each ask is (cursor or None, scope). One without a cursor, or with one the server refuses, gets a
+    snapshot of its scope (`full`); the others get the changes since their cursor within their scope.
+    The rows are the union, so they hold every ask's answer and, at most, entries it already has
+    (repeats, never misses): keep the rows of each ask's scope.
+    """
+    at = clock.now()
+    cursor = sequence.horizon(at)
+    full, snapshots, resumes = [], [], []
+    for since, scope in asks:
+        if since is not None:
+            try:
+                sequence.ensure_issued_before(since, cursor, clock.FEED_MARGIN)
+            except InvalidCursor:
+                since = None
+        full.append(since is None)
+        (snapshots if since is None else resumes).append((since, scope))
+    condition = Q(pk__in=[])  # nobody, until an ask adds its users
+    snapshot_of = _union(scope for _, scope in snapshots)
+    if snapshot_of == EVERYONE:
+        condition = Q()  # everyone: the resumes' rows are among them
+    elif snapshot_of:
+        condition |= _among(snapshot_of)
+    if resumes and snapshot_of != EVERYONE:
+        earliest = Cursor.earliest([since for since, _ in resumes])
+        condition |= _changed_since(viewer, earliest, at) & _among(_union(scope for _, scope in resumes))
+    return cursor, full, _rows(viewer, _for_viewer(viewer, User.objects.filter(condition), at))
+
+
+def _union(scopes: Iterable[Scope]) -> Scope:
+    union: set[int] = set()
+    for scope in scopes:
+        if scope == EVERYONE:
+            return EVERYONE
+        union |= scope
+    return frozenset(union)
 
 
 def sessions_ended_since(at: datetime) -> set[str]:

@@ -64,6 +64,18 @@ class Cursor:
             raise InvalidCursor(text) from None
         return cls(read_at, int(floor), positions)
 
+    @classmethod
+    def earliest(cls, cursors: Iterable["Cursor"]) -> "Cursor":
+        """A cursor behind each of `cursors`: whatever one of them has not seen, it has not seen either."""
+        # A position new to some cursor is above its floor (so above the lowest floor) or in its
+        # in-flight list: those at or below the lowest floor are kept as in flight.
+        cursors = list(cursors)
+        floor = min(c.floor for c in cursors)
+        in_flight = sorted({p for c in cursors for p in c.in_flight if p <= floor})
+        if len(in_flight) > MAX_IN_FLIGHT:
+            floor, in_flight = in_flight[0] - 1, []
+        return cls(min(c.read_at for c in cursors), floor, tuple(in_flight))
+
     def changed_since(self, column: str) -> Q:
         """Rows whose `column` position is one this cursor had not seen."""
         condition = Q(**{f"{column}__gt": self.floor})
@@ -80,7 +92,7 @@ def change_position() -> RawSQL:
 def new_positions(new: dict, at: datetime, *, always: bool = False) -> dict:
     """SET clauses giving the row a new place in the sequence, unless no reader can tell the write happened."""
     # Staff see every change (presence_change); everyone else only changes of users who are not
-    # invisible (visible_change).
+    # invisible (visible_change). sql.new_positions_sql() is the same rule as SQL text.
     position = change_position()
     if always:
         return {"presence_change": position, "visible_change": position}

@@ -9,7 +9,7 @@ from django.db.models.functions import Greatest
 from users.models import PresenceSession, User
 from users.presence import clock, sql, user_writes
 from users.presence.rules import ACTIVE, AWAY, ONLINE, OPEN, row_columns, settled_online
-from users.presence.session_writes import refresh_in_transaction
+from users.presence.session_writes import write_heartbeat
 from users.presence.transition_log import log_transitions
 
 DISCONNECTED = "disconnected"
@@ -25,7 +25,7 @@ def touch_live_sessions(sids: list[str], at: datetime) -> int:
         pending = _touch_in_orm(sids, at)
     # A user the touch could not raise unseen (coming back, or lapsed meanwhile) is written like a heartbeat.
     for user_id, sid, state in {(u, s, st) for u, s, st in pending}:
-        refresh_in_transaction(user_id, sid, at, state=state)
+        write_heartbeat(user_id, sid, at, state=state)
     return len(pending)
 
 
@@ -59,13 +59,20 @@ def lapse_disconnected_session(user_id: int, sid: str, closed_at: datetime) -> l
     """
     with transaction.atomic():
         at = clock.now()
-        # last_seen <= closed_at: no heartbeat, request or socket of this session came since the close.
-        lapsed = PresenceSession.objects.filter(OPEN, sid=sid, user_id=user_id, last_seen__lte=closed_at).update(
-            last_seen=clock.offline_cutoff(at) - timedelta(milliseconds=1)
-        )
-        if not lapsed:
-            return []
-        user_writes.lock_user_row(user_id)
-        rows = user_writes.recompute_user(user_id, at)
+        lapsed_to = clock.offline_cutoff(at) - timedelta(milliseconds=1)
+        if sql.precompiled():
+            # Two statements: the recompute must read the sessions after the user row is locked.
+            if not sql.run(
+                sql.SESSION_LAPSE_LOCKING_USER, at, sid=sid, user_id=user_id, closed_at=closed_at, lapsed_to=lapsed_to
+            ):
+                return []
+            rows = [row[:2] for row in sql.run(sql.RECOMPUTE_USER, at, user_id=user_id)]
+        else:
+            # last_seen <= closed_at: no heartbeat, request or socket of this session came since the close.
+            sessions = PresenceSession.objects.filter(OPEN, sid=sid, user_id=user_id, last_seen__lte=closed_at)
+            if not sessions.update(last_seen=lapsed_to):
+                return []
+            user_writes.lock_user_row(user_id)
+            rows = user_writes.recompute_user(user_id, at)
     log_transitions(rows, reason=DISCONNECTED)
     return rows

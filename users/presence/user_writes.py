@@ -2,19 +2,20 @@
 
 Each is one conditional UPDATE; none reads a value into Python to write it back, so concurrent
 writers never lose one. Times only move forward (GREATEST), since two devices' writes may commit
-in the other order than they read the clock.
+in the other order than they read the clock. On PostgreSQL the ones a request or socket sends run
+as precompiled text (presence/sql.py); these ORM forms are SQLite's, and the tests' reference.
 """
 
 from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import connection, transaction
-from django.db.models import Case, DateTimeField, Exists, F, OuterRef, Q, Subquery, Value, When
+from django.db.models import Case, DateTimeField, F, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce, Greatest
 from django.db.models.lookups import Exact
 
 from users.models import PresenceSession, User
-from users.presence import clock
+from users.presence import clock, sql
 from users.presence.rules import (
     ACTIVE,
     AWAY,
@@ -26,7 +27,6 @@ from users.presence.rules import (
     settled_online,
 )
 from users.presence.sequence import new_positions
-from users.presence.sql import update_returning
 
 
 def moment(at: datetime | None) -> Value:
@@ -58,16 +58,11 @@ def offline_now(at: datetime) -> dict:
 
 def write_online(user_id: int, at: datetime) -> bool:
     """Mark an active user online as of `at`; False if there is no such active user."""
+    if sql.precompiled():
+        with connection.cursor() as cursor:
+            cursor.execute(sql.USER_ONLINE, sql.params(at, user_id=user_id))
+            return bool(cursor.rowcount)
     return bool(User.objects.filter(pk=user_id, is_active=True).update(**online_now(at)))
-
-
-def write_online_if_session_open(user_id: int, sid: str, at: datetime) -> bool:
-    """write_online(), only while the session `sid` is open; the session row is locked first."""
-    # The session's FOR UPDATE waits for a logout holding it and re-checks `ended_at` afterwards,
-    # so a heartbeat never brings back a user whose logout committed first. Sessions before the
-    # user row: the lock order of every presence write.
-    session = PresenceSession.objects.filter(OPEN, sid=sid, user_id=OuterRef("pk")).select_for_update()
-    return bool(User.objects.filter(Exists(session), pk=user_id, is_active=True).update(**online_now(at)))
 
 
 def raise_settled_online(user_id: int, at: datetime) -> bool:
@@ -81,6 +76,10 @@ def raise_settled_online(user_id: int, at: datetime) -> bool:
 
 def write_offline(user_id: int, at: datetime) -> bool:
     """Mark a user offline, last seen at `at`; False if there is no such user."""
+    if sql.precompiled():
+        with connection.cursor() as cursor:
+            cursor.execute(sql.USER_OFFLINE, sql.params(at, user_id=user_id))
+            return bool(cursor.rowcount)
     return bool(User.objects.filter(pk=user_id).update(**offline_now(at)))
 
 
@@ -88,7 +87,7 @@ def write_many_offline(user_ids: Iterable[int], at: datetime) -> list[tuple[int,
     """Mark offline those of the users who are stored online or away, in one UPDATE; returns the changed rows."""
     # last_seen stays: it is the user's last activity, and an operator's click is not theirs.
     # A lazy queryset of ids becomes a subquery, so the whole selection is still one statement.
-    return update_returning(
+    return sql.update_returning(
         User.objects.filter(pk__in=user_ids, online_status__in=[ONLINE, AWAY]),
         online_status=OFFLINE,
         **new_positions({}, at, always=True),
@@ -99,6 +98,10 @@ def touch_user(user_id: int, at: datetime, *, active: bool) -> bool:
     """Refresh last_seen (and last_active, for activity of an active session) unless fresher than the touch interval."""
     # The freshness test is in the WHERE clause, so two processes racing to touch the same user
     # write once and last_seen never moves backwards. The stored status is never changed here.
+    if sql.precompiled():
+        with connection.cursor() as cursor:
+            cursor.execute(sql.USER_TOUCH[active], sql.params(at, user_id=user_id, touched=clock.touch_cutoff(at)))
+            return bool(cursor.rowcount)
     last_active = raised("last_active", at) if active else F("last_active")
     new = {"status": F("online_status"), "last_seen": moment(at), "last_active": last_active}
     stale = Q(last_seen__isnull=True) | Q(last_seen__lt=clock.touch_cutoff(at))
@@ -141,7 +144,7 @@ def recompute_user(user_id: int, at: datetime) -> list[tuple[int, str]]:
     # With no fresh session left the user is offline, last seen now (as a logout always was).
     last_seen = Case(When(Exact(status, OFFLINE), then=moment(at)), default=seen)
     new = {"status": status, "last_seen": last_seen, "last_active": active}
-    return update_returning(
+    return sql.update_returning(
         User.objects.filter(pk=user_id),
         **new_positions(new, at),
         online_status=status,

@@ -1,8 +1,11 @@
 """Presence requests and answers: the heartbeat, the caller's own presence, the all-users list and the feed."""
 
+import re
+
 from rest_framework import serializers
 
 from users.presence.rules import ACTIVE, SESSION_STATES, STATUSES
+from users.presence.scope import InvalidWatch, watch_list
 from users.presence.sequence import CURSOR_PATTERN, Cursor, InvalidCursor
 
 
@@ -107,10 +110,29 @@ class AllUsersEntrySerializer(serializers.Serializer):
     )
 
 
+class WatchListField(serializers.CharField):
+    """A watch list in a query: comma-separated user ids, each named once, at most PRESENCE_WATCH_MAX."""
+
+    def to_internal_value(self, data) -> frozenset[int]:
+        text = super().to_internal_value(data)
+        if not re.fullmatch(r"\d{1,19}(,\d{1,19})*", text):
+            raise serializers.ValidationError("Comma-separated user ids, such as 1,2,3.", code="invalid")
+        try:
+            return watch_list([int(part) for part in text.split(",")])
+        except InvalidWatch as exc:
+            raise serializers.ValidationError(str(exc), code="invalid") from None
+
+
 class PresenceFeedQuerySerializer(NoBlankQuerySerializer):
-    """Query of the presence feed: `since`, a cursor from an earlier answer; without it, everyone."""
+    """Query of the presence feed: `since`, a cursor from an earlier answer; without it, everyone; `users` to scope it."""
 
     since = serializers.RegexField(CURSOR_PATTERN, required=False, max_length=2048)
+    users = WatchListField(
+        required=False,
+        trim_whitespace=False,
+        help_text="Only these users (comma-separated ids, each once, at most PRESENCE_WATCH_MAX, 1000 by default); "
+        "ids that name no user are left out. Without it, everyone.",
+    )
 
     def validate_since(self, value: str) -> Cursor:
         try:
@@ -123,7 +145,9 @@ class PresenceFeedSerializer(serializers.Serializer):
     """GET /api/users/presence/: changes since a cursor (or everyone, without one) and the cursor to ask with next."""
 
     cursor = serializers.CharField(help_text="Opaque; pass as `since` on the next call.")
-    full = serializers.BooleanField(help_text="True when `users` is everyone (no `since` given).")
+    full = serializers.BooleanField(
+        help_text="True when `users` is all of the scope (no `since` given): replace what you hold of it."
+    )
     users = AllUsersEntrySerializer(
         many=True, help_text="Entries in the all-users shape; apply them over what you hold."
     )

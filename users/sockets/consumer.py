@@ -4,14 +4,16 @@ import asyncio
 import logging
 
 import orjson
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
 from rest_framework.exceptions import AuthenticationFailed
 
-from users.auth import revocation
-from users.auth.logins import SessionEnded, connect_socket, heartbeat
+from users.auth.logins import SessionEnded, heartbeat, socket_token
+from users.presence.scope import EVERYONE, may_watch_everyone
 from users.sockets import protocol
 from users.sockets.hub import hub
 
@@ -19,11 +21,8 @@ logger = logging.getLogger(__name__)
 
 
 def in_thread(function):
-    """`function` run on a pool thread with its own connection (not Django's one shared thread).
-
-    A reconnect storm authenticates thousands of sockets at once; on the one thread-sensitive
-    thread they queued single file (about 36 a second measured, with the file cache).
-    """
+    """`function` run on a pool thread with its own connection (not Django's one shared thread)."""
+    # On the one thread-sensitive thread, a state message would queue behind every HTTP request.
     return database_sync_to_async(function, thread_sensitive=False)
 
 
@@ -32,6 +31,19 @@ class PresenceConsumer(AsyncWebsocketConsumer):
 
     # A group per socket stalled channels-redis near 5k sockets; the hub needs none.
     channel_layer_alias = None
+
+    async def dispatch(self, message):
+        # Channels closes stale connections before every handler, a hop to the one thread-sensitive
+        # thread per message: queued behind HTTP requests, and 10% of server CPU while 10k sockets
+        # opened. Nothing here uses that thread's connection: in_thread() and the hub keep their own.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def websocket_disconnect(self, message):
+        await self.disconnect(message["code"])  # no channel-layer groups, no connection of this thread to close
+        raise StopConsumer
 
     async def connect(self):
         self.user = self.token = self.sid = None
@@ -54,7 +66,7 @@ class PresenceConsumer(AsyncWebsocketConsumer):
         if text_data is None:
             await self._send(protocol.error("binary_unsupported", "Messages are JSON text frames."))
             return
-        if len(text_data) > protocol.MAX_MESSAGE_CHARS:
+        if len(text_data) > protocol.max_message_chars():
             await self.close(protocol.TOO_LARGE)
             return
         try:
@@ -69,6 +81,9 @@ class PresenceConsumer(AsyncWebsocketConsumer):
             await self._authenticate(message)
         elif self.user is None:
             await self._send(protocol.error("not_authenticated", 'Send {"type": "auth", "access": ...} first.'))
+        elif kind == protocol.WATCH:
+            if await self._allowed(message["users"]):
+                hub().rewatch(self, message["users"])
         else:
             await self._heartbeat(message["state"])
 
@@ -78,16 +93,20 @@ class PresenceConsumer(AsyncWebsocketConsumer):
             return
         self.auth_timer.cancel()  # the deadline is for sending auth; checking it may queue behind others
         try:
-            self.user, self.token = await in_thread(connect_socket)(message["access"])
-        except (AuthenticationFailed, SessionEnded):
+            token = socket_token(message["access"])
+        except AuthenticationFailed:
             await self.close(protocol.NOT_AUTHENTICATED)
             return
-        except DatabaseError:
-            logger.warning("presence socket auth: database unavailable")
-            await self.close(protocol.UNAVAILABLE)
-            return
-        self.sid = revocation.session_id(self.token)
-        hub().join(self, message["since"])
+        # The hub checks it with the cycle's other auth messages, then answers or closes this socket;
+        # messages sent meanwhile wait for it.
+        await hub().admit(self, token, message["since"], message["watch"])
+
+    async def _allowed(self, scope) -> bool:
+        """Whether this socket may watch `scope`; a forbidden "all" is answered with an error."""
+        if scope != EVERYONE or may_watch_everyone(self.user):
+            return True
+        await self.send(text_data=protocol.FORBIDDEN_ALL)
+        return False
 
     async def _heartbeat(self, state: str) -> None:
         try:

@@ -1,12 +1,13 @@
 """One hub per server process: admits authenticated sockets, pushes the feed to them, keeps their sessions alive.
 
-Each cycle (every PRESENCE_PUSH_SECONDS, or at once when a socket joins) the hub does all its
-database work in one call on its own thread: it closes the sockets of sessions ended since the
-last cycle, lapses sessions whose last socket closed more than the grace ago, touches the sessions
-its sockets hold (every PRESENCE_TOUCH_SECONDS, one statement), reads the feed once per visibility
-class (staff, everyone else) from that class's cursor, and answers the sockets that joined. Pushes
-are the feed, so they inherit its guarantees: timeouts, late commits, account changes and changes
-made by any process or worker all show, and none is skipped.
+Each cycle (every PRESENCE_PUSH_SECONDS, or at once when a socket joins or names a new watch list)
+the hub does all its database work in one call on its own thread: it closes the sockets of sessions
+ended since the last cycle, lapses sessions whose last socket closed more than the grace ago,
+touches the sessions its sockets hold (every PRESENCE_TOUCH_SECONDS, one statement), reads the feed
+once per visibility class (staff, everyone else) from that class's cursor, and reads the first
+answers of the sockets that asked for one. Each socket is sent only the entries it watches
+(users/sockets/watchers.py). Pushes are the feed, so they inherit its guarantees: timeouts, late
+commits, account changes and changes made by any process or worker all show, and none is skipped.
 """
 
 import asyncio
@@ -18,18 +19,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import orjson
 from django.conf import settings
 from django.db import close_old_connections, connection
+from rest_framework_simplejwt.tokens import Token
 
-from users.models import User
+from users.auth.revocation import session_id
 from users.presence import clock, selectors
-from users.presence.sequence import Cursor, InvalidCursor
+from users.presence.scope import Scope
+from users.presence.sequence import Cursor
 from users.presence.socket_writes import lapse_disconnected_session, touch_live_sessions
-from users.sockets import protocol
+from users.sockets import admission, protocol
+from users.sockets.admission import Admit, Admitted, Answers, Ask
+from users.sockets.watchers import OTHERS, STAFF, Watchers, class_of, viewer
 
 logger = logging.getLogger(__name__)
-STAFF, OTHERS = True, False
 # The feed repeats an entry for at most its margin after the change: remember twice that.
 REPEAT_SECONDS = 2 * clock.FEED_MARGIN.total_seconds()
 
@@ -38,7 +41,8 @@ REPEAT_SECONDS = 2 * clock.FEED_MARGIN.total_seconds()
 class Work:
     """What a cycle is asked to do, copied from the event loop's state."""
 
-    joiners: list[tuple[object, str | None]]
+    admits: list[Admit]
+    asks: list[Ask]
     reads: dict[bool, Cursor]
     closed: dict[str, tuple[int, datetime]]
     touch: list[str] | None
@@ -46,11 +50,13 @@ class Work:
 
 @dataclass
 class Cycle:
-    """What one cycle read: sessions to close, a push per class, and the first message of each joiner."""
+    """What one cycle read: sessions to close, a push per class, and the answers of the sockets that asked."""
 
     ended: set[str] = field(default_factory=set)
     pushes: dict[bool, tuple[Cursor, list[dict]]] = field(default_factory=dict)
-    admitted: list[tuple[object, Cursor, bool, list[dict]]] = field(default_factory=list)
+    admitted: list[Admitted] = field(default_factory=list)
+    refused: list[Admit] = field(default_factory=list)
+    answers: dict[bool, Answers] = field(default_factory=dict)
     lapsed: dict[str, tuple[int, datetime]] = field(default_factory=dict)
     ends_checked_at: datetime | None = None
 
@@ -59,9 +65,10 @@ class PresenceHub:
     """The sockets of one event loop and the cursors they share."""
 
     def __init__(self):
-        self.members: dict[bool, set] = {STAFF: set(), OTHERS: set()}
+        self.watchers: dict[bool, Watchers] = {STAFF: Watchers(), OTHERS: Watchers()}
         self.cursors: dict[bool, Cursor | None] = {STAFF: None, OTHERS: None}
-        self.joining: list[tuple[object, str | None]] = []
+        self.admitting: list[Admit] = []
+        self.asking: list[Ask] = []
         self.by_sid: dict[str, set] = {}
         self.closed: dict[str, tuple[int, datetime]] = {}
         self.ends_checked_at = clock.now()
@@ -76,19 +83,27 @@ class PresenceHub:
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="presence-hub")
         self.task = asyncio.get_running_loop().create_task(self.run())
 
-    # --- Sockets come and go (event loop) ---------------------------------------------------------
-    def join(self, consumer, since: str | None) -> None:
-        """An authenticated socket: it gets its snapshot (or changes since `since`) in the next cycle."""
-        self.by_sid.setdefault(consumer.sid, set()).add(consumer)
-        self.closed.pop(consumer.sid, None)
-        self.joining.append((consumer, since))
+    # --- Sockets come and go, and name what they watch (event loop) ------------------------------
+    def admit(self, consumer, token: Token, since: str | None, watch: Scope | None) -> asyncio.Future:
+        """A socket's auth, checked and answered in the next cycle with the others; the future says if it was let in."""
+        self.closed.pop(session_id(token), None)  # a reconnect within the grace: the session never lapses
+        done = asyncio.get_running_loop().create_future()
+        self.admitting.append(Admit(consumer, token, since, watch, done))
+        self.wake.set()
+        return done
+
+    def rewatch(self, consumer, scope: Scope) -> None:
+        """A joined socket watches `scope` instead: a snapshot of it next cycle, then only its pushes."""
+        # A request not yet read is replaced: the socket would only throw its answer away.
+        self.asking = [ask for ask in self.asking if ask.consumer is not consumer]
+        self.asking.append(Ask(consumer, class_of(consumer), None, scope))
         self.wake.set()
 
     def leave(self, consumer) -> None:
         """A closed socket; the last one of its session starts the disconnect grace."""
-        for members in self.members.values():
-            members.discard(consumer)
-        self.joining = [(c, since) for c, since in self.joining if c is not consumer]
+        for watchers in self.watchers.values():
+            watchers.unwatch(consumer)
+        self.asking = [ask for ask in self.asking if ask.consumer is not consumer]
         sockets = self.by_sid.get(consumer.sid)
         if sockets is None:
             return
@@ -104,19 +119,20 @@ class PresenceHub:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), settings.PRESENCE_PUSH_SECONDS)
             self.wake.clear()
-            if not (self.by_sid or self.closed or self.joining):
+            if not (self.by_sid or self.closed or self.asking or self.admitting):
                 continue
             await self.cycle()
 
     async def cycle(self) -> None:
-        joiners, self.joining = self.joining, []
+        admits, self.admitting = self.admitting, []
+        asks, self.asking = self.asking, []
         # The hub thread gets copies: the event loop goes on changing the originals meanwhile.
         touch = None
         if clock.now() >= self.next_touch:
             self.next_touch = clock.now() + timedelta(seconds=settings.PRESENCE_TOUCH_SECONDS)
             touch = sorted(self.by_sid)
-        reads = {staff: cursor for staff, cursor in self.cursors.items() if cursor is not None and self.members[staff]}
-        work = Work(joiners, reads, dict(self.closed), touch)
+        reads = {staff: cursor for staff, cursor in self.cursors.items() if cursor is not None and self.watchers[staff]}
+        work = Work(admits, asks, reads, dict(self.closed), touch)
         try:
             done = await asyncio.get_running_loop().run_in_executor(self.executor, self._read, work)
         except Exception:
@@ -125,7 +141,11 @@ class PresenceHub:
             self.failing = True
             if touch is not None:
                 self.next_touch = clock.now()
-            await self._send_all([c for c, _ in joiners], None, close=protocol.UNAVAILABLE)
+            # A socket already served keeps its old scope and asks again next cycle; a new one comes back later.
+            self.asking = asks + self.asking
+            await self._send_text([a.consumer for a in admits], [], close=protocol.UNAVAILABLE)
+            for a in admits:
+                _settle(a.done, False)
             return
         if self.failing:
             logger.info("presence hub cycle recovered")
@@ -163,20 +183,11 @@ class PresenceHub:
         if work.touch is not None:
             touch_live_sessions([sid for sid in work.touch if sid not in done.ended], at)
         for staff, cursor in work.reads.items():
-            done.pushes[staff] = selectors.presence_changes(_viewer(staff), cursor)
-        # One snapshot per class for all its joiners of this cycle: a reconnect storm costs a read per
-        # class and cycle, not one per socket.
-        snapshots: dict[bool, tuple[Cursor, list[dict]]] = {}
-        for consumer, since in work.joiners:
-            staff = bool(consumer.user.is_staff)
-            changes = None
-            if since is not None:
-                with contextlib.suppress(InvalidCursor):
-                    changes = selectors.presence_changes(consumer.user, Cursor.parse(since))
-            if changes is None and staff not in snapshots:
-                snapshots[staff] = selectors.presence_snapshot(_viewer(staff))
-            cursor, users = changes or snapshots[staff]
-            done.admitted.append((consumer, cursor, changes is None, users))
+            done.pushes[staff] = selectors.presence_changes(viewer(staff), cursor)
+        done.admitted, done.refused, asks = admission.admit(work.admits) if work.admits else ([], [], [])
+        # After the pushes' reads: an answer is newer than its class's cursor, so the next push can
+        # repeat an entry of it, never skip one.
+        done.answers = admission.read_answers(work.asks + asks)
         return done
 
     async def _apply(self, done: Cycle) -> None:
@@ -188,29 +199,55 @@ class PresenceHub:
             self.cursors[staff] = cursor
             users = self._unsent(staff, users)
             if users:
-                await self._send_all(list(self.members[staff]), protocol.presence(cursor, False, users))
-        texts: dict[int, list[str]] = {}  # a snapshot shared by several joiners is serialised once
-        for consumer, cursor, full, users in done.admitted:
-            if consumer.sid not in self.by_sid or consumer not in self.by_sid[consumer.sid]:
-                continue  # closed while its first read ran
-            staff = bool(consumer.user.is_staff)
-            if id(users) not in texts:
-                texts[id(users)] = _texts(protocol.presence(cursor, full, users))
-                # A user this joiner holds differently from what its class last sent (changed and changed
-                # back between two reads) must not be left out of the next push as a repeat.
-                held = {user["id"]: user for user in users}
-                sent = self.sent[staff]
-                for user_id in [i for i, (_, entry) in sent.items() if held.get(i, entry) != entry]:
-                    del sent[user_id]
-            await self._send_text([consumer], texts[id(users)])
-            self.members[staff].add(consumer)
-            # The class reads from the oldest cursor it must serve: a joiner read after it, so repeats, never misses.
-            if self.cursors[staff] is None:
-                self.cursors[staff] = cursor
-        for staff, members in self.members.items():
-            if not members:
+                await self._fan_out(staff, cursor, users)
+        for a in done.refused:
+            await self._send_text([a.consumer], [], close=protocol.NOT_AUTHENTICATED)
+            _settle(a.done, False)
+        for let_in in done.admitted:
+            if let_in.admit.done.cancelled():
+                continue  # the server gave up on the socket meanwhile: nothing may keep its session alive
+            consumer = let_in.admit.consumer
+            consumer.user, consumer.token, consumer.sid = (
+                let_in.user,
+                let_in.admit.token,
+                session_id(let_in.admit.token),
+            )
+            self.by_sid.setdefault(consumer.sid, set()).add(consumer)
+            if let_in.forbidden:
+                await self._send_text([consumer], [protocol.FORBIDDEN_ALL])
+        for staff, answers in done.answers.items():
+            self._forget_differing(staff, answers.rows)
+            for ask, texts in admission.answer_texts(answers):
+                if ask.consumer not in self.by_sid.get(getattr(ask.consumer, "sid", None), ()):
+                    continue  # closed while its read ran
+                await self._send_text([ask.consumer], texts)
+                self.watchers[staff].watch(ask.consumer, ask.scope)
+            # The class reads from the oldest cursor it must serve: an answer read after it, so repeats, never misses.
+            if self.cursors[staff] is None and self.watchers[staff]:
+                self.cursors[staff] = answers.cursor
+        for staff, watchers in self.watchers.items():
+            if not watchers:
                 self.cursors[staff] = None  # nobody to read for
                 self.sent[staff].clear()
+        for let_in in done.admitted:
+            _settle(let_in.admit.done, True)
+
+    async def _fan_out(self, staff: bool, cursor: Cursor, users: list[dict]) -> None:
+        """A class's push: one shared message to the sockets watching everyone, and to each other its own entries."""
+        watchers = self.watchers[staff]
+        entries = {user["id"]: protocol.entry(user) for user in users}
+        if watchers.everyone:
+            await self._send_text(list(watchers.everyone), protocol.presence(cursor, False, list(entries.values())))
+        for consumer, texts in watchers.listed(entries).items():
+            await self._send_text([consumer], protocol.presence(cursor, False, texts))
+
+    def _forget_differing(self, staff: bool, rows: list[dict]) -> None:
+        """A user an answer holds differently from what its class last sent is not left out of the next push as a repeat."""
+        # (Changed and changed back between two reads: the next push must not take it for a repeat.)
+        sent = self.sent[staff]
+        for row in rows:
+            if row["id"] in sent and sent[row["id"]][1] != row:
+                del sent[row["id"]]
 
     def _unsent(self, staff: bool, users: list[dict]) -> list[dict]:
         """The entries of `users` that differ from what the class was last sent; remembers them."""
@@ -221,9 +258,6 @@ class PresenceHub:
         for user_id in [i for i, (at, _) in sent.items() if now - at > REPEAT_SECONDS]:
             del sent[user_id]
         return fresh
-
-    async def _send_all(self, consumers, messages: list[dict] | None, *, close: int | None = None) -> None:
-        await self._send_text(consumers, _texts(messages) if messages else [], close=close)
 
     async def _send_text(self, consumers, texts: list[str], *, close: int | None = None) -> None:
         for consumer in consumers:
@@ -242,17 +276,13 @@ class PresenceHub:
         self.executor.shutdown(wait=False)
 
 
-def _texts(messages: list[dict]) -> list[str]:
-    return [orjson.dumps(message).decode() for message in messages]
+def _settle(done: asyncio.Future, admitted: bool) -> None:
+    if not done.done():
+        done.set_result(admitted)
 
 
 def _close_connection() -> None:
     connection.close()  # looked up on the calling thread: the hub thread's own connection
-
-
-def _viewer(staff: bool) -> User:
-    """A stand-in viewer of a class: the feed reads only whether its viewer is staff."""
-    return User(is_staff=staff)
 
 
 _hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, PresenceHub]" = weakref.WeakKeyDictionary()

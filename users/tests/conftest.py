@@ -1,4 +1,4 @@
-"""Fixtures for the users tests: a controllable presence clock, direct row access, crowds of users, logged-in devices."""
+"""Fixtures for the users tests: a controllable presence clock, direct row access, crowds of users, logged-in devices, statements sent."""
 
 from datetime import datetime, timedelta
 
@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 from conftest import PASSWORD
 from users.models import User
 from users.presence import clock as presence_clock
+from users.presence import sql
 
 LOGIN = "/api/users/login/"
 
@@ -106,3 +107,24 @@ def device(api, clock):
         return client
 
     return log_in
+
+
+@pytest.fixture
+def statements():
+    """Run a call and name the statements it sent: presence/sql.py's constants by name (by identity), others as sent."""
+    names = {id(text): name for name, text in vars(sql).items() if isinstance(text, str) and name.isupper()}
+    names |= {id(text): f"USER_TOUCH[{active}]" for active, text in sql.USER_TOUCH.items()}
+
+    def run(call) -> tuple[object, list[str], list[str]]:
+        sent = []
+
+        def record(execute, text, params, many, context):
+            sent.append(text)
+            return execute(text, params, many, context)
+
+        with connection.execute_wrapper(record):
+            result = call()
+        sent = [text for text in sent if not text.upper().startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
+        return result, [names.get(id(text), text) for text in sent], sent
+
+    return run

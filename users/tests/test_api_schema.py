@@ -104,7 +104,7 @@ def test_the_presence_model_is_documented(schema):
     assert "state" in components["HeartbeatRequest"]["properties"]
     assert any(set(s.get("enum", [])) == {"active", "idle"} for s in components.values())
     feed = schema["paths"]["/api/users/presence/"]["get"]
-    assert {p["name"] for p in feed["parameters"]} == {"since"}
+    assert {p["name"] for p in feed["parameters"]} == {"since", "users"}
     assert set(components["PresenceFeed"]["properties"]) == {"cursor", "full", "users"}
     presence = schema["paths"]["/api/users/me/presence/"]["patch"]
     assert presence["requestBody"]["content"]["application/json"]["schema"] == {

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from users.api_schema import error_response
+from users.presence.scope import EVERYONE
 from users.presence.selectors import presence_changes, presence_snapshot
 from users.presence.sequence import InvalidCursor
 from users.serializers.presence import PresenceFeedQuerySerializer, PresenceFeedSerializer
@@ -22,9 +23,10 @@ from users.serializers.presence import PresenceFeedQuerySerializer, PresenceFeed
     },
 )
 class PresenceFeedView(APIView):
-    """GET ?since=<cursor>: `{cursor, full, users}`, the users whose visible presence changed after the cursor.
+    """GET ?since=<cursor>&users=<ids>: `{cursor, full, users}`, the users whose visible presence changed after the cursor.
 
-    Without `since`, every user (`full: true`). Each entry has the all-users shape; apply it over
+    Without `since`, every user (`full: true`); with `users`, only those (the socket's watch list, for
+    clients that cannot hold one). Each entry has the all-users shape; apply it over
     what you hold (an entry replaces or adds that user; a user never sent keeps their last known
     state), then ask again with the returned cursor. Every change shows up: logins, heartbeats that
     change a status, idle, logouts, invisible mode, timeouts (also before the sweep has run), new
@@ -36,11 +38,12 @@ class PresenceFeedView(APIView):
         query = PresenceFeedQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         since = query.validated_data.get("since")
+        scope = query.validated_data.get("users", EVERYONE)
         if since is None:
-            cursor, users = presence_snapshot(request.user)
+            cursor, users = presence_snapshot(request.user, scope)
         else:
             try:
-                cursor, users = presence_changes(request.user, since)
+                cursor, users = presence_changes(request.user, since, scope)
             except InvalidCursor:
                 raise ValidationError(
                     {

@@ -2,16 +2,56 @@
 
 import threading
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.db import connection, connections
 
 from users.models import PresenceSession, User
-from users.presence.session_writes import refresh_in_transaction, start_presence_session
+from users.presence.session_writes import start_presence_session, write_heartbeat
 from users.presence.socket_writes import lapse_disconnected_session, touch_live_sessions
-from users.tests.presence.conftest import STARTS, outcome
+from users.tests.presence.conftest import OTHERS, STARTS, outcome
 
 pytestmark = pytest.mark.django_db
+
+LAPSES = {
+    # The session's socket closed after its last heartbeat: it lapses.
+    "silent since the close": lambda user_id, sid, at: [
+        status for _, status in lapse_disconnected_session(user_id, sid, at - timedelta(seconds=1))
+    ],
+    # A heartbeat came after the close: nothing lapses.
+    "heard from since": lambda user_id, sid, at: lapse_disconnected_session(user_id, sid, at - timedelta(hours=2)),
+}
+
+
+@pytest.mark.parametrize("other", list(OTHERS), ids=list(OTHERS))
+@pytest.mark.parametrize("invisible", [False, True], ids=["visible", "invisible"])
+@pytest.mark.parametrize("start", list(STARTS), ids=list(STARTS))
+@pytest.mark.parametrize("lapse", list(LAPSES), ids=list(LAPSES))
+def test_the_precompiled_lapse_leaves_the_rows_its_orm_form_leaves(
+    on_postgres, same_as_orm, lapse, start, invisible, other
+):
+    same_as_orm(LAPSES[lapse], STARTS[start], invisible, OTHERS[other])
+
+
+@pytest.mark.parametrize(
+    ("lapse", "sent"),
+    [
+        ("silent since the close", ["SESSION_LAPSE_LOCKING_USER", "RECOMPUTE_USER"]),
+        ("heard from since", ["SESSION_LAPSE_LOCKING_USER"]),
+    ],
+)
+def test_a_lapse_on_postgresql_is_two_precompiled_statements_or_one_when_nothing_lapses(
+    on_postgres, twin, clock, statements, lapse, sent
+):
+    first, second = twin(STARTS["settled online"], False), twin(STARTS["settled online"], False)
+    clock.advance(1)
+
+    _, names, texts = statements(lambda: LAPSES[lapse](*first, clock.current))
+    _, _, again = statements(lambda: LAPSES[lapse](*second, clock.current))
+
+    assert names == sent
+    assert all(a is b for a, b in zip(texts, again, strict=True)), "built once, not per call"
 
 
 @pytest.mark.parametrize("invisible", [False, True], ids=["visible", "invisible"])
@@ -22,7 +62,7 @@ def test_the_touch_leaves_the_rows_an_active_heartbeat_leaves(twin, clock, start
     clock.advance(1)
 
     touch_live_sessions([touched[1]], clock.current)
-    refresh_in_transaction(*beaten, clock.current, state="active")
+    write_heartbeat(*beaten, clock.current, state="active")
 
     assert outcome(*touched, before[touched[0]]) == outcome(*beaten, before[beaten[0]])
 
@@ -112,7 +152,7 @@ def test_a_session_silent_since_its_socket_closed_lapses_and_its_user_goes_offli
 def test_a_heartbeat_after_the_close_keeps_the_session(closed_session, clock):
     user, sid, closed_at = closed_session
     clock.advance(2)
-    refresh_in_transaction(user.pk, sid, clock.current, state="active")
+    write_heartbeat(user.pk, sid, clock.current, state="active")
     clock.advance(8)
 
     assert lapse_disconnected_session(user.pk, sid, closed_at) == []
@@ -136,4 +176,4 @@ def test_a_lapsed_session_resumes_with_its_next_heartbeat(closed_session, clock)
     lapse_disconnected_session(user.pk, sid, closed_at)
     clock.advance(5)
 
-    assert refresh_in_transaction(user.pk, sid, clock.current, state="active") == (clock.current, "online")
+    assert write_heartbeat(user.pk, sid, clock.current, state="active")[:2] == (clock.current, "online")

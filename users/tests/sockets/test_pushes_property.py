@@ -1,11 +1,12 @@
-"""Property: a socket viewer that applies the pushes holds exactly what a full read shows.
+"""Property: a socket viewer that applies the pushes holds exactly what a full read shows of the users it watches.
 
 Hypothesis draws random interleavings of logins (several devices per user), active and idle
 heartbeats, logouts, invisible toggles, sockets opened and dropped by users' devices, the sweep,
-time jumps past the grace and the timeout, and viewers reconnecting with their last cursor. The
-server side (consumers and the hub) runs in process on an event loop of its own; writes go
-through the HTTP API. After every step the hub runs two cycles, and each viewer's map (every
-field but last_seen) must equal the feed's full read for that viewer made right then.
+time jumps past the grace and the timeout, viewers reconnecting with their last cursor (and their
+watch list), and new watch lists. The server side (consumers and the hub) runs in process on an
+event loop of its own; writes go through the HTTP API. After every step the hub runs two cycles,
+and each viewer's map (every field but last_seen) must equal the feed's full read for that viewer
+made right then, restricted to the users it watches: nothing missing, nothing stale, nobody else.
 """
 
 import asyncio
@@ -45,7 +46,9 @@ operations = st.one_of(
     st.tuples(st.just("drop_socket"), user_ix, device_ix),
     st.tuples(st.just("sweep")),
     st.tuples(st.just("advance"), st.sampled_from([1, 5, 9, 11, 16, 60, 119, 121, 300])),
-    st.tuples(st.just("reconnect"), st.sampled_from(["plain", "staff"])),
+    st.tuples(st.just("reconnect"), st.sampled_from(["plain", "staff", "scoped"])),
+    # A list of the users (and an id that names nobody), or everyone.
+    st.tuples(st.just("watch"), st.one_of(st.just("all"), st.frozensets(st.integers(0, USERS)))),
 )
 
 
@@ -88,8 +91,8 @@ class Loop:
 class SocketClient:
     """A socket over the ASGI application in process; a viewer keeps the map its pushes build."""
 
-    def __init__(self, loop: Loop, application, access: str):
-        self.loop, self.application, self.access = loop, application, access
+    def __init__(self, loop: Loop, application, access: str, watch=None):
+        self.loop, self.application, self.access, self.watch = loop, application, access, watch
         self.state: dict[int, tuple] = {}
         self.cursor = None
         self.closed = False
@@ -100,6 +103,8 @@ class SocketClient:
 
     def apply(self, message):
         if message.get("type") == "presence":
+            if message.get("full"):
+                self.state = {}  # all of the scope: replace what is held
             if not message.get("more"):
                 self.cursor = message["cursor"]
             self.state.update({entry["id"]: self.key(entry) for entry in message["users"]})
@@ -109,8 +114,9 @@ class SocketClient:
             self.socket = WebsocketCommunicator(self.application, PATH)
             connected, _ = await self.socket.connect()
             assert connected
+            watch = {} if self.watch is None else {"watch": self.watch}
             await self.socket.send_json_to(
-                {"type": "auth", "access": self.access, **({"since": since} if since else {})}
+                {"type": "auth", "access": self.access, **({"since": since} if since else {}), **watch}
             )
             return await self.socket.receive_output(10)
 
@@ -123,6 +129,9 @@ class SocketClient:
     def send(self, message):
         if not self.closed:
             self.loop.run(self.socket.send_json_to(message))
+
+    def watches(self, user_id: int) -> bool:
+        return self.watch in (None, "all") or user_id in self.watch
 
     def drain(self):
         async def receive_all():
@@ -199,12 +208,20 @@ def test_applying_the_pushes_always_matches_a_full_read(steps, clock, socket_set
     viewers_accounts = {
         "plain": django_user_model.objects.create_user(username=f"s{run}plain", password=PASSWORD),
         "staff": django_user_model.objects.create_user(username=f"s{run}staff", password=PASSWORD, is_staff=True),
+        "scoped": django_user_model.objects.create_user(username=f"s{run}scoped", password=PASSWORD),
     }
+    user_ids = list(
+        django_user_model.objects.filter(username__in=names).order_by("username").values_list("pk", flat=True)
+    )
+    nobody = max(user_ids) + 1000  # an id that names no user: left out of every answer
+    first_scope = [user_ids[0], nobody]
     loop = Loop()
     devices: dict[tuple[int, int], dict] = {}
     sockets: dict[tuple[int, int], SocketClient] = {}
     viewers = {
-        kind: SocketClient(loop, application, api_login(account.username)["access"]).open()
+        kind: SocketClient(
+            loop, application, api_login(account.username)["access"], first_scope if kind == "scoped" else None
+        ).open()
         for kind, account in viewers_accounts.items()
     }
     readers = {kind: client_for({"access": viewer.access}) for kind, viewer in viewers.items()}
@@ -214,7 +231,8 @@ def test_applying_the_pushes_always_matches_a_full_read(steps, clock, socket_set
         for kind, viewer in viewers.items():
             viewer.drain()
             assert not viewer.closed, (steps, kind)
-            full = {entry["id"]: viewer.key(entry) for entry in readers[kind].get(FEED).json()["users"]}
+            entries = readers[kind].get(FEED).json()["users"]
+            full = {entry["id"]: viewer.key(entry) for entry in entries if viewer.watches(entry["id"])}
             assert viewer.state == full, (steps, kind)
 
     try:
@@ -245,6 +263,10 @@ def test_applying_the_pushes_always_matches_a_full_read(steps, clock, socket_set
                 viewer = viewers[step[1]]
                 viewer.close()
                 viewer.open(since=viewer.cursor)
+            elif kind == "watch":
+                scoped = viewers["scoped"]
+                scoped.watch = "all" if step[1] == "all" else sorted((user_ids + [nobody])[i] for i in step[1])
+                scoped.send({"type": "watch", "users": scoped.watch})
             for socket in sockets.values():
                 socket.drain()
             check()
