@@ -32,6 +32,10 @@ from tests.live.conftest import (  # noqa: F401 - fixtures and the report hook, 
 )
 
 START_SECONDS = 20
+# Suites that bring their own cluster need no DATABASE_URL, so the SQLite run would only repeat them.
+ONCE = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="runs in the PostgreSQL run (DATABASE_URL=postgres://...)"
+)
 
 
 @pytest.fixture

@@ -18,8 +18,9 @@ from django.db import DatabaseError, OperationalError, connections
 
 from offchat_backend import db_breaker
 from offchat_backend.postgresql import base
-from tests.faults.conftest import HoldingRelay
+from tests.faults.conftest import ONCE, HoldingRelay
 
+pytestmark = ONCE
 DEADLINE, OPEN_SECONDS = 1.0, 1.0
 # A wait given up at the deadline returns within this much of it (psycopg's waiter wakes every 0.1 s).
 SLACK = 0.5

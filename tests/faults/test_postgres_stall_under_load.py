@@ -35,12 +35,12 @@ from django.conf import settings
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.faults.conftest import HoldingRelay
+from tests.faults.conftest import ONCE, HoldingRelay
 from tests.live.conftest import ROOT, Api, LiveProcess, free_port, procfile_command, wait_until, wait_until_healthy
 from tests.sockets.test_compose_web import compose_web_command
 from users.sockets.protocol import PATH
 
-pytestmark = [pytest.mark.live]
+pytestmark = [pytest.mark.live, ONCE]
 USERS, FAULT_SECONDS = 30, 8
 # The bounds: answers after a fault's first 2 s, the probes, and the recovery after its end.
 SETTLING, ANSWER_BOUND, PROBE_BOUND, RECOVERY_BOUND = 2, 2, 1, 8
