@@ -10,6 +10,10 @@ os.environ.setdefault("OFFCHAT_SERVES_REQUESTS", "true")
 # Django's apps load before anything imports models (the socket's routing does).
 django_application = get_asgi_application()
 
+from offchat_backend.postgresql.base import guard  # noqa: E402
+
+guard()  # every database wait bounded, the breaker in front (HTTP, the socket's hub and consumers)
+
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from offchat_backend import daphne_tuning  # noqa: E402

@@ -1,9 +1,10 @@
 """Liveness and readiness: /livez (the process serves), /readyz (database, Redis, beat), /healthz (= /readyz).
 
 An orchestrator restarts a process whose /livez fails and takes one whose /readyz fails out of
-rotation: a Redis that stalls should do the second, never the first. Neither waits on a failing
-Redis: the cache check goes through the breaker (offchat_backend/redis_breaker.py), which answers
-at once while open.
+rotation: a database or a Redis that stalls should do the second, never the first. /livez asks no
+dependency. /readyz waits on neither once it is known to fail: the database check and the cache
+check go through their breakers (offchat_backend/db_breaker.py, redis_breaker.py), which refuse at
+once while open, and a database wait is bounded by the client deadline before that.
 """
 
 from datetime import timedelta
@@ -14,7 +15,7 @@ from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 
-from offchat_backend import redis_breaker
+from offchat_backend import db_breaker, redis_breaker
 from users.api_errors import json_methods
 from users.presence import clock, sweep_record
 
@@ -74,6 +75,7 @@ def readyz(request):
     checks["beat"], beat = _beat()
     failing = sorted(name for name, state in checks.items() if state in ("down", "stale", "never"))
     body = {"status": "ok" if not failing else "unavailable", "failing": failing, "checks": checks, "beat": beat}
+    body["database_breaker"] = db_breaker.state()
     if settings.REDIS_URL:
         body["redis_breaker"] = redis_breaker.state()
     return JsonResponse(body, status=503 if failing else 200)

@@ -10,24 +10,32 @@ import hmac
 import os
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import HttpResponse, JsonResponse
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from offchat_backend import redis_breaker
+from offchat_backend import db_breaker, redis_breaker
+from offchat_backend.unavailable import is_outage
 from users.api_errors import json_methods
 from users.presence import sweep_record
 from users.presence.selectors import online_users
 
 
 class PresenceCollector:
-    """Users online now and the last sweep, from the database."""
+    """Users online now and the last sweep, from the database; nothing while the database is away."""
 
     def collect(self):
-        yield GaugeMetricFamily("offchat_users_online", "Users effectively online now.", value=online_users().count())
-        last = sweep_record.last_sweep()
+        try:
+            online = online_users().count()
+            last = sweep_record.last_sweep()
+        except DatabaseError as exc:
+            if not is_outage(exc):
+                raise
+            return  # the scrape still answers, with the breaker's state saying why these are missing
+        yield GaugeMetricFamily("offchat_users_online", "Users effectively online now.", value=online)
         if last is None:
             return
         yield GaugeMetricFamily(
@@ -49,28 +57,37 @@ class PresenceCollector:
         )
 
 
-class RedisBreakerCollector:
-    """This process's Redis breaker: its state and its transitions (offchat_backend/redis_breaker.py)."""
+def _breaker_families(dependency: str, label: str, current: str, transitions: dict[tuple[str, str], int]):
+    """A breaker's state (one gauge per state, 1 for the current one) and its transitions, for this process."""
+    state = GaugeMetricFamily(
+        f"offchat_{dependency}_breaker_state",
+        f"1 for the {label} breaker's current state in this process.",
+        labels=["state"],
+    )
+    for name in ("closed", "open", "half-open"):
+        state.add_metric([name], 1 if current == name else 0)
+    yield state
+    counted = CounterMetricFamily(
+        f"offchat_{dependency}_breaker_transitions",
+        f"State changes of this process's {label} breaker.",
+        labels=["from", "to"],
+    )
+    for (old, new), count in sorted(transitions.items()):
+        counted.add_metric([old, new], count)
+    yield counted
+
+
+class BreakerCollector:
+    """This process's breakers: Redis (offchat_backend/redis_breaker.py) and the database (db_breaker.py)."""
 
     def collect(self):
-        state = GaugeMetricFamily(
-            "offchat_redis_breaker_state", "1 for the breaker's current state in this process.", labels=["state"]
-        )
-        current = redis_breaker.state()
-        for name in ("closed", "open", "half-open"):
-            state.add_metric([name], 1 if current == name else 0)
-        yield state
-        transitions = CounterMetricFamily(
-            "offchat_redis_breaker_transitions", "State changes of this process's Redis breaker.", labels=["from", "to"]
-        )
-        for (old, new), count in sorted(redis_breaker.transitions.transitions.items()):
-            transitions.add_metric([old, new], count)
-        yield transitions
+        yield from _breaker_families("redis", "Redis", redis_breaker.state(), redis_breaker.transitions.transitions)
+        yield from _breaker_families("database", "database", db_breaker.state(), db_breaker.breaker.transitions)
 
 
 _presence_registry = CollectorRegistry(auto_describe=False)
 _presence_registry.register(PresenceCollector())
-_presence_registry.register(RedisBreakerCollector())
+_presence_registry.register(BreakerCollector())
 
 
 def _process_registry() -> CollectorRegistry:

@@ -9,3 +9,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "offchat_backend.settings.produc
 os.environ.setdefault("OFFCHAT_SERVES_REQUESTS", "true")
 
 application = get_wsgi_application()
+
+from offchat_backend.postgresql.base import guard  # noqa: E402
+
+guard()  # every database wait bounded, the breaker in front

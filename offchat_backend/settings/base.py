@@ -87,9 +87,21 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DB_CONNECT_TIMEOUT_SECONDS = env.int("DB_CONNECT_TIMEOUT_SECONDS", default=3)
 DB_STATEMENT_TIMEOUT_SECONDS = env.float("DB_STATEMENT_TIMEOUT_SECONDS", default=10)
 PRESENCE_LOCK_TIMEOUT_SECONDS = env.float("PRESENCE_LOCK_TIMEOUT_SECONDS", default=2)
+# The server enforces the two timeouts above only while it runs. The web servers, the worker and beat
+# also give up on the client side (offchat_backend/postgresql/base.py): any connect, query or commit
+# past this deadline closes its connection; a little above the statement timeout, so a server that
+# runs cancels first and keeps the connection. Unset or empty (compose passes it through): that default.
+DB_CLIENT_DEADLINE_SECONDS = float(
+    env.str("DB_CLIENT_DEADLINE_SECONDS", default="") or DB_STATEMENT_TIMEOUT_SECONDS + 1
+)
+# After a lost connection or a missed deadline, database calls fail at once (JSON 503) this long,
+# then one probe tries (offchat_backend/db_breaker.py).
+DB_BREAKER_OPEN_SECONDS = env.float("DB_BREAKER_OPEN_SECONDS", default=5)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "offchat_backend.postgresql"
 # Server processes only (offchat_backend/asgi.py and wsgi.py set the flag): migrations, the benchmarks'
 # bulk loads and the worker's sweep may rightly take longer than a request may.
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool("OFFCHAT_SERVES_REQUESTS", False):
+if DATABASES["default"]["ENGINE"] == "offchat_backend.postgresql" and env.bool("OFFCHAT_SERVES_REQUESTS", False):
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         connect_timeout=DB_CONNECT_TIMEOUT_SECONDS,
         options=(

@@ -24,6 +24,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so a live server or worker in another process sees the test data.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
 
+# The test process itself never bounds its database waits (guard() does nothing), even when a test
+# imports asgi.py: a fault test that breaks a connection must not open a breaker for the tests after it.
+# The servers and workers the live suites start run the real settings.
+DB_CLIENT_DEADLINE_SECONDS = None
+
 # Login limits high enough for the suite's many logins from one address; tests/security sets real ones.
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,

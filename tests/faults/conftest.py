@@ -1,18 +1,23 @@
 """Servers the fault suites own and break: a redis-server and a PostgreSQL cluster on free ports of 127.0.0.1.
 
-Each is started for one test, stopped or killed by the test, restarted on the same port, and
-removed at the end. Binaries are looked up on PATH and under /usr/lib/postgresql; a missing one
-skips the test with the reason.
+Each is started for one test (or one module), stopped, stalled or killed by the test, restarted on
+the same port, and removed at the end; a relay of the test's own stands in for the network between
+them and the app. Binaries are looked up on PATH and under /usr/lib/postgresql; a missing one skips
+the test with the reason.
 """
 
 import contextlib
 import glob
 import os
 import pwd
+import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -27,6 +32,10 @@ from tests.live.conftest import (  # noqa: F401 - fixtures and the report hook, 
 )
 
 START_SECONDS = 20
+# Suites that bring their own cluster need no DATABASE_URL, so the SQLite run would only repeat them.
+ONCE = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="runs in the PostgreSQL run (DATABASE_URL=postgres://...)"
+)
 
 
 @pytest.fixture
@@ -148,14 +157,41 @@ class PostgresCluster:
     def stop(self):
         self._run(self.pg_ctl, "-D", str(self.data), "-m", "fast", "-w", "stop")
 
+    def processes(self) -> list[int]:
+        """The postmaster's pid, then every process it forked (backends, checkpointer, WAL writer, ...)."""
+        master = int((self.data / "postmaster.pid").read_text().split()[0])
+        children = []
+        for entry in os.listdir("/proc"):
+            with contextlib.suppress(OSError, IndexError):
+                if (
+                    entry.isdigit()
+                    and int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1]) == master
+                ):
+                    children.append(int(entry))
+        return [master, *children]
+
+    def stall(self) -> list[int]:
+        """SIGSTOP every process of the cluster, the postmaster first so that it forks no new one; returns them."""
+        stalled = []
+        for pid in self.processes():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+                stalled.append(pid)
+        return stalled
+
+    def resume(self, stalled: list[int]) -> None:
+        for pid in reversed(stalled):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
     def remove(self):
         with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
             self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-@pytest.fixture
-def postgres_cluster():
+@contextlib.contextmanager
+def _created_cluster():
     cluster = PostgresCluster()
     if not cluster.initdb or not cluster.pg_ctl:
         pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
@@ -164,3 +200,103 @@ def postgres_cluster():
         yield cluster
     finally:
         cluster.remove()
+
+
+@pytest.fixture
+def postgres_cluster():
+    with _created_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def module_postgres_cluster():
+    """One cluster for a module's tests (each leaves it running and answering, and uses names of its own)."""
+    with _created_cluster() as cluster:
+        yield cluster
+
+
+class HoldingRelay:
+    """A TCP relay to `target_port`; while `partitioned`, what either side sends is held and delivered when it heals.
+
+    This is what a network that drops packets does to TCP: each side's kernel keeps resending, nothing
+    arrives until the path is back, then all of it does, in order. A side that closes meanwhile has
+    its close delivered after its data. New connections during the partition are accepted and held
+    too (a client cannot tell a held handshake answer from a held SYN). Bounded: it stops after
+    `lifetime` seconds whatever the test does.
+    """
+
+    def __init__(self, target_port: int, lifetime: float = 180):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port, self.target_port = self.listener.getsockname()[1], target_port
+        self.partitioned = False
+        self.held: dict[socket.socket, list[bytes | None]] = {}  # per sending socket: chunks, None for its close
+        self.peer: dict[socket.socket, socket.socket] = {}
+        self.ended: set[socket.socket] = set()  # sockets whose close was delivered to their peer
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._serve, args=(time.monotonic() + lifetime,), daemon=True)
+        self.thread.start()
+
+    def _serve(self, until: float):
+        self.selector = selector = selectors.DefaultSelector()
+        selector.register(self.listener, selectors.EVENT_READ)
+        while not self.stopped.is_set() and time.monotonic() < until:
+            for key, _ in selector.select(timeout=0.05):
+                if key.fileobj is self.listener:
+                    self._accept(selector)
+                    continue
+                sock = key.fileobj
+                try:
+                    data = sock.recv(65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    selector.unregister(sock)
+                self.held.setdefault(sock, []).append(data or None)
+            if not self.partitioned:
+                self._deliver()
+        for sock in list(self.peer):
+            sock.close()
+
+    def _accept(self, selector):
+        client, _ = self.listener.accept()
+        try:
+            server = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
+        except OSError:  # the server is down: the client sees its connection closed, as with a refusal
+            client.close()
+            return
+        for sock, peer in ((client, server), (server, client)):
+            sock.settimeout(5)  # a send never hangs the relay
+            self.peer[sock] = peer
+            selector.register(sock, selectors.EVENT_READ)
+
+    def _deliver(self):
+        for sock, chunks in list(self.held.items()):
+            peer = self.peer.get(sock)
+            if peer is None:  # closed with its peer already
+                self.held.pop(sock, None)
+                continue
+            while chunks:
+                chunk = chunks.pop(0)
+                try:
+                    if chunk is None:
+                        peer.shutdown(socket.SHUT_WR)
+                        self.ended.add(sock)
+                    else:
+                        peer.sendall(chunk)
+                except OSError:
+                    chunks.clear()  # the other side is gone; what it was sent is lost with it
+                    self.ended.update((sock, peer))
+            del self.held[sock]
+            if sock in self.ended and peer in self.ended:  # both sides closed: the connection is over
+                for end in (sock, peer):
+                    self.ended.discard(end)
+                    self.peer.pop(end, None)
+                    self.held.pop(end, None)
+                    with contextlib.suppress(KeyError, ValueError):
+                        self.selector.unregister(end)
+                    end.close()
+
+    def close(self):
+        self.stopped.set()
+        self.thread.join(5)
+        self.listener.close()

@@ -58,6 +58,7 @@ class Cycle:
     refused: list[Admit] = field(default_factory=list)
     answers: dict[bool, Answers] = field(default_factory=dict)
     lapsed: dict[str, tuple[int, datetime]] = field(default_factory=dict)
+    ends_checked_at: datetime | None = None
 
 
 class PresenceHub:
@@ -149,6 +150,9 @@ class PresenceHub:
         if self.failing:
             logger.info("presence hub cycle recovered")
         self.failing = False
+        # Only a cycle that closed what it found moves the window on: one failing after that read (a
+        # database stalling mid-cycle) leaves those sessions for the next, however long the outage.
+        self.ends_checked_at = done.ends_checked_at
         for sid, closed in done.lapsed.items():
             if self.closed.get(sid) == closed:
                 del self.closed[sid]
@@ -169,7 +173,7 @@ class PresenceHub:
         at = clock.now()
         # A logout's commit may land after its clock reading: look back by the feed's margin.
         done.ended = selectors.sessions_ended_since(self.ends_checked_at - clock.FEED_MARGIN)
-        self.ends_checked_at = at
+        done.ends_checked_at = at
         grace = timedelta(seconds=settings.PRESENCE_DISCONNECT_GRACE_SECONDS)
         for sid, (user_id, closed_at) in work.closed.items():
             if closed_at + grace <= at:
