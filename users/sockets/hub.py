@@ -1,11 +1,10 @@
 """One hub per server process: admits authenticated sockets, pushes the feed to them, keeps their sessions alive.
 
-Each cycle (every PRESENCE_PUSH_SECONDS, or at once when a socket joins or names a new watch list)
+Each cycle (every PRESENCE_PUSH_SECONDS, or at once when a socket sends auth or a new watch list)
 the hub does all its database work in one call on its own thread: it closes the sockets of sessions
-ended since the last cycle, lapses sessions whose last socket closed more than the grace ago,
-touches the sessions its sockets hold (every PRESENCE_TOUCH_SECONDS, one statement), reads the feed
-once per visibility class (staff, everyone else) from that class's cursor, and reads the first
-answers of the sockets that asked for one. Each socket is sent only the entries it watches
+ended since the last cycle, lapses and touches sessions (users/sockets/liveness.py), reads the feed
+once per visibility class (staff, everyone else) from that class's cursor, lets in the sockets whose
+auth arrived and reads the first answers of the sockets that asked for one (users/sockets/admission.py). Each socket is sent only the entries it watches
 (users/sockets/watchers.py). Pushes are the feed, so they inherit its guarantees: timeouts, late
 commits, account changes and changes made by any process or worker all show, and none is skipped.
 """
@@ -17,7 +16,7 @@ import time
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.db import close_old_connections, connection
@@ -27,9 +26,10 @@ from users.auth.revocation import session_id
 from users.presence import clock, selectors
 from users.presence.scope import Scope
 from users.presence.sequence import Cursor
-from users.presence.socket_writes import lapse_disconnected_session, touch_live_sessions
+from users.presence.socket_writes import touch_live_sessions
 from users.sockets import admission, protocol
 from users.sockets.admission import Admit, Admitted, Answers, Ask
+from users.sockets.liveness import Liveness, lapse_due
 from users.sockets.watchers import OTHERS, STAFF, Watchers, class_of, viewer
 
 logger = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class Work:
     asks: list[Ask]
     reads: dict[bool, Cursor]
     closed: dict[str, tuple[int, datetime]]
-    touch: list[str] | None
+    touch: list[str]
 
 
 @dataclass
@@ -70,9 +70,8 @@ class PresenceHub:
         self.admitting: list[Admit] = []
         self.asking: list[Ask] = []
         self.by_sid: dict[str, set] = {}
-        self.closed: dict[str, tuple[int, datetime]] = {}
+        self.liveness = Liveness()
         self.ends_checked_at = clock.now()
-        self.next_touch = clock.now()
         self.cycles = 0  # cycles completed, for tests that wait for the hub
         # What each class was last sent per user, for REPEAT_SECONDS: the feed sends a timeout again
         # on every read within its margin, and a push that repeats an entry is left out.
@@ -86,7 +85,7 @@ class PresenceHub:
     # --- Sockets come and go, and name what they watch (event loop) ------------------------------
     def admit(self, consumer, token: Token, since: str | None, watch: Scope | None) -> asyncio.Future:
         """A socket's auth, checked and answered in the next cycle with the others; the future says if it was let in."""
-        self.closed.pop(session_id(token), None)  # a reconnect within the grace: the session never lapses
+        self.liveness.resumed(session_id(token))  # a reconnect within the grace: the session never lapses
         done = asyncio.get_running_loop().create_future()
         self.admitting.append(Admit(consumer, token, since, watch, done))
         self.wake.set()
@@ -111,7 +110,7 @@ class PresenceHub:
         if not sockets:
             del self.by_sid[consumer.sid]
             if consumer.sid not in consumer.ended_sids:
-                self.closed[consumer.sid] = (consumer.user.pk, clock.now())
+                self.liveness.released(consumer.sid, consumer.user.pk)
 
     # --- The cycle --------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -119,7 +118,7 @@ class PresenceHub:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), settings.PRESENCE_PUSH_SECONDS)
             self.wake.clear()
-            if not (self.by_sid or self.closed or self.asking or self.admitting):
+            if not (self.by_sid or self.liveness.closed or self.asking or self.admitting):
                 continue
             await self.cycle()
 
@@ -127,20 +126,16 @@ class PresenceHub:
         admits, self.admitting = self.admitting, []
         asks, self.asking = self.asking, []
         # The hub thread gets copies: the event loop goes on changing the originals meanwhile.
-        touch = None
-        if clock.now() >= self.next_touch:
-            self.next_touch = clock.now() + timedelta(seconds=settings.PRESENCE_TOUCH_SECONDS)
-            touch = sorted(self.by_sid)
+        touch = self.liveness.touches(self.by_sid)
         reads = {staff: cursor for staff, cursor in self.cursors.items() if cursor is not None and self.watchers[staff]}
-        work = Work(admits, asks, reads, dict(self.closed), touch)
+        work = Work(admits, asks, reads, dict(self.liveness.closed), touch)
         try:
             done = await asyncio.get_running_loop().run_in_executor(self.executor, self._read, work)
         except Exception:
             if not self.failing:  # one line per outage, not one per cycle
                 logger.exception("presence hub cycle failed; retrying every %ss", settings.PRESENCE_PUSH_SECONDS)
             self.failing = True
-            if touch is not None:
-                self.next_touch = clock.now()
+            self.liveness.retry(touch)
             # A socket already served keeps its old scope and asks again next cycle; a new one comes back later.
             self.asking = asks + self.asking
             await self._send_text([a.consumer for a in admits], [], close=protocol.UNAVAILABLE)
@@ -153,9 +148,7 @@ class PresenceHub:
         # Only a cycle that closed what it found moves the window on: one failing after that read (a
         # database stalling mid-cycle) leaves those sessions for the next, however long the outage.
         self.ends_checked_at = done.ends_checked_at
-        for sid, closed in done.lapsed.items():
-            if self.closed.get(sid) == closed:
-                del self.closed[sid]
+        self.liveness.forget_lapsed(done.lapsed)
         await self._apply(done)
         self.cycles += 1
 
@@ -174,14 +167,8 @@ class PresenceHub:
         # A logout's commit may land after its clock reading: look back by the feed's margin.
         done.ended = selectors.sessions_ended_since(self.ends_checked_at - clock.FEED_MARGIN)
         done.ends_checked_at = at
-        grace = timedelta(seconds=settings.PRESENCE_DISCONNECT_GRACE_SECONDS)
-        for sid, (user_id, closed_at) in work.closed.items():
-            if closed_at + grace <= at:
-                if sid not in done.ended:
-                    lapse_disconnected_session(user_id, sid, closed_at)
-                done.lapsed[sid] = (user_id, closed_at)
-        if work.touch is not None:
-            touch_live_sessions([sid for sid in work.touch if sid not in done.ended], at)
+        done.lapsed = lapse_due(work.closed, done.ended, at)
+        touch_live_sessions([sid for sid in work.touch if sid not in done.ended], at)
         for staff, cursor in work.reads.items():
             done.pushes[staff] = selectors.presence_changes(viewer(staff), cursor)
         done.admitted, done.refused, asks = admission.admit(work.admits) if work.admits else ([], [], [])
@@ -213,6 +200,7 @@ class PresenceHub:
                 session_id(let_in.admit.token),
             )
             self.by_sid.setdefault(consumer.sid, set()).add(consumer)
+            self.liveness.held(consumer.sid)
             if let_in.forbidden:
                 await self._send_text([consumer], [protocol.FORBIDDEN_ALL])
         for staff, answers in done.answers.items():
