@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, connections
 from django.db.models import CharField, Func
 from django.db.models.sql import UpdateQuery
@@ -360,3 +361,18 @@ def sockets_admit(asked: list[tuple[str, int]], at: datetime, settled: datetime)
     with connection.cursor() as cursor:
         cursor.execute(SOCKETS_ADMIT, params)
         return [tuple(row) for row in cursor.fetchall()]
+
+
+def json_entries(rows, keys: dict[str, str]) -> list[tuple[int, str]]:
+    """PostgreSQL: the rows of a values_list() queryset as (id, a JSON object of `keys` -> their columns), by id."""
+    # row_to_json writes compact JSON (json_build_object puts spaces around every colon).
+    try:
+        inner, params = rows.query.sql_with_params()
+    except EmptyResultSet:
+        return []
+    quote = connection.ops.quote_name
+    columns = ", ".join(f"e.{quote(column)} AS {quote(key)}" for key, column in keys.items())
+    query = f"SELECT e.{quote('id')}, (SELECT row_to_json(x)::text FROM (SELECT {columns}) AS x) FROM ({inner}) AS e ORDER BY 1"
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        return cursor.fetchall()

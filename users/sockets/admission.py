@@ -67,12 +67,12 @@ def admit(admits: list[Admit]) -> tuple[list[Admitted], list[Admit], list[Ask]]:
 
 @dataclass
 class Answers:
-    """What one read gave a class's asks: the cursor, whether each answer is full, and the rows of them all."""
+    """What one read gave a class's asks: the cursor, whether each answer is full, and the entries of them all."""
 
     asks: list[Ask]
     cursor: Cursor
     full: list[bool]
-    rows: list[dict]
+    entries: list[tuple[int, str]]  # (user id, the entry's JSON text)
 
 
 def read_answers(asks: list[Ask]) -> dict[bool, Answers]:
@@ -82,8 +82,10 @@ def read_answers(asks: list[Ask]) -> dict[bool, Answers]:
         by_class.setdefault(ask.staff, []).append(ask)
     answers = {}
     for staff, group in by_class.items():
-        cursor, full, rows = selectors.presence_for_sockets(viewer(staff), [(_cursor(a.since), a.scope) for a in group])
-        answers[staff] = Answers(group, cursor, full, rows)
+        cursor, full, entries = selectors.presence_for_sockets(
+            viewer(staff), [(_cursor(a.since), a.scope) for a in group]
+        )
+        answers[staff] = Answers(group, cursor, full, entries)
     return answers
 
 
@@ -95,21 +97,14 @@ def _cursor(since: str | None) -> Cursor | None:
 
 
 def answer_texts(answers: Answers) -> Iterator[tuple[Ask, list[str]]]:
-    """Each ask's answer as text frames: the rows of its scope, each serialised once however many asks share it."""
-    by_id = {row["id"]: row for row in answers.rows}
-    entries: dict[int, str] = {}
-    everyone: dict[bool, list[str]] = {}  # sockets watching everyone share one serialised answer
-
-    def entry(user_id: int) -> str:
-        if user_id not in entries:
-            entries[user_id] = protocol.entry(by_id[user_id])
-        return entries[user_id]
-
+    """Each ask's answer as text frames: the entries of its scope; the sockets watching everyone share one answer."""
+    by_id = dict(answers.entries)
+    everyone: dict[bool, list[str]] = {}
     for ask, full in zip(answers.asks, answers.full, strict=True):
         if ask.scope == EVERYONE:
             if full not in everyone:
-                everyone[full] = protocol.presence(answers.cursor, full, [entry(row["id"]) for row in answers.rows])
+                everyone[full] = protocol.presence(answers.cursor, full, [text for _, text in answers.entries])
             yield ask, everyone[full]
         else:
             shown = sorted(user_id for user_id in ask.scope if user_id in by_id)
-            yield ask, protocol.presence(answers.cursor, full, [entry(user_id) for user_id in shown])
+            yield ask, protocol.presence(answers.cursor, full, [by_id[user_id] for user_id in shown])

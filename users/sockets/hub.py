@@ -53,7 +53,7 @@ class Cycle:
     """What one cycle read: sessions to close, a push per class, and the answers of the sockets that asked."""
 
     ended: set[str] = field(default_factory=set)
-    pushes: dict[bool, tuple[Cursor, list[dict]]] = field(default_factory=dict)
+    pushes: dict[bool, tuple[Cursor, list[tuple[int, str]]]] = field(default_factory=dict)
     admitted: list[Admitted] = field(default_factory=list)
     refused: list[Admit] = field(default_factory=list)
     answers: dict[bool, Answers] = field(default_factory=dict)
@@ -75,7 +75,7 @@ class PresenceHub:
         self.cycles = 0  # cycles completed, for tests that wait for the hub
         # What each class was last sent per user, for REPEAT_SECONDS: the feed sends a timeout again
         # on every read within its margin, and a push that repeats an entry is left out.
-        self.sent: dict[bool, dict[int, tuple[float, dict]]] = {STAFF: {}, OTHERS: {}}
+        self.sent: dict[bool, dict[int, tuple[float, str]]] = {STAFF: {}, OTHERS: {}}
         self.failing = False
         self.wake = asyncio.Event()
         # One thread: the cycle's statements run in order on one connection, off the event loop.
@@ -170,7 +170,7 @@ class PresenceHub:
         done.lapsed = lapse_due(work.closed, done.ended, at)
         touch_live_sessions([sid for sid in work.touch if sid not in done.ended], at)
         for staff, cursor in work.reads.items():
-            done.pushes[staff] = selectors.presence_changes(viewer(staff), cursor)
+            done.pushes[staff] = selectors.presence_changes(viewer(staff), cursor, as_text=True)
         done.admitted, done.refused, asks = admission.admit(work.admits) if work.admits else ([], [], [])
         # After the pushes' reads: an answer is newer than its class's cursor, so the next push can
         # repeat an entry of it, never skip one.
@@ -182,11 +182,11 @@ class PresenceHub:
             for consumer in list(self.by_sid.get(sid, ())):
                 consumer.ended_sids.add(sid)
                 await consumer.close(code=protocol.NOT_AUTHENTICATED)
-        for staff, (cursor, users) in done.pushes.items():
+        for staff, (cursor, entries) in done.pushes.items():
             self.cursors[staff] = cursor
-            users = self._unsent(staff, users)
-            if users:
-                await self._fan_out(staff, cursor, users)
+            entries = self._unsent(staff, entries)
+            if entries:
+                await self._fan_out(staff, cursor, entries)
         for a in done.refused:
             await self._send_text([a.consumer], [], close=protocol.NOT_AUTHENTICATED)
             _settle(a.done, False)
@@ -204,7 +204,7 @@ class PresenceHub:
             if let_in.forbidden:
                 await self._send_text([consumer], [protocol.FORBIDDEN_ALL])
         for staff, answers in done.answers.items():
-            self._forget_differing(staff, answers.rows)
+            self._forget_differing(staff, answers.entries)
             for ask, texts in admission.answer_texts(answers):
                 if ask.consumer not in self.by_sid.get(getattr(ask.consumer, "sid", None), ()):
                     continue  # closed while its read ran
@@ -220,29 +220,28 @@ class PresenceHub:
         for let_in in done.admitted:
             _settle(let_in.admit.done, True)
 
-    async def _fan_out(self, staff: bool, cursor: Cursor, users: list[dict]) -> None:
+    async def _fan_out(self, staff: bool, cursor: Cursor, entries: dict[int, str]) -> None:
         """A class's push: one shared message to the sockets watching everyone, and to each other its own entries."""
         watchers = self.watchers[staff]
-        entries = {user["id"]: protocol.entry(user) for user in users}
         if watchers.everyone:
             await self._send_text(list(watchers.everyone), protocol.presence(cursor, False, list(entries.values())))
         for consumer, texts in watchers.listed(entries).items():
             await self._send_text([consumer], protocol.presence(cursor, False, texts))
 
-    def _forget_differing(self, staff: bool, rows: list[dict]) -> None:
+    def _forget_differing(self, staff: bool, entries: list[tuple[int, str]]) -> None:
         """A user an answer holds differently from what its class last sent is not left out of the next push as a repeat."""
         # (Changed and changed back between two reads: the next push must not take it for a repeat.)
         sent = self.sent[staff]
-        for row in rows:
-            if row["id"] in sent and sent[row["id"]][1] != row:
-                del sent[row["id"]]
+        for user_id, text in entries:
+            if user_id in sent and sent[user_id][1] != text:
+                del sent[user_id]
 
-    def _unsent(self, staff: bool, users: list[dict]) -> list[dict]:
-        """The entries of `users` that differ from what the class was last sent; remembers them."""
+    def _unsent(self, staff: bool, entries: list[tuple[int, str]]) -> dict[int, str]:
+        """The entries that differ from what the class was last sent, by user id; remembers them."""
         now, sent = time.monotonic(), self.sent[staff]
-        fresh = [user for user in users if sent.get(user["id"], (0, None))[1] != user]
-        for user in users:
-            sent[user["id"]] = (now, user)
+        fresh = {user_id: text for user_id, text in entries if sent.get(user_id, (0, None))[1] != text}
+        for user_id, text in entries:
+            sent[user_id] = (now, text)
         for user_id in [i for i, (at, _) in sent.items() if now - at > REPEAT_SECONDS]:
             del sent[user_id]
         return fresh

@@ -59,17 +59,13 @@ FORBIDDEN_ALL = orjson.dumps(
 USERS_PER_MESSAGE = 2000
 
 
-def entry(user: dict) -> str:
-    """One user's entry as JSON text: serialised once per cycle, then shared by every socket it goes to."""
-    return orjson.dumps(user).decode()
-
-
 def presence(cursor, full: bool, entries: list[str]) -> list[str]:
     """A push as text frames: the feed's body (GET /api/users/presence/) plus its type, in parts if it is big.
 
-    `entries` are entry() texts. Every part but the last has `"more": true`: apply its users, but keep
-    the cursor only from the last part (a socket that drops mid-way resumes from the cursor before,
-    and misses nothing). Only the first part of a full snapshot has `full: true`.
+    `entries` are the users' entries as JSON texts, each made once (users/presence/selectors.py). Every
+    part but the last has `"more": true`: apply its users, but keep the cursor only from the last part
+    (a socket that drops mid-way resumes from the cursor before, and misses nothing). Only the first
+    part of a full snapshot has `full: true`.
     """
     # Joined, not re-serialised: a socket's message costs what it carries. A cursor is digits, dots and dashes.
     parts = [entries[i : i + USERS_PER_MESSAGE] for i in range(0, len(entries), USERS_PER_MESSAGE)] or [[]]

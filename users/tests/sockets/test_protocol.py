@@ -2,6 +2,7 @@
 
 import json
 
+import orjson
 import pytest
 
 from users.sockets import protocol
@@ -53,7 +54,7 @@ def test_the_budget_allows_a_burst_then_refuses(monkeypatch):
 def test_a_big_answer_goes_out_in_parts_and_only_the_last_carries_the_cursor_to_keep():
     users = [{"id": i} for i in range(protocol.USERS_PER_MESSAGE * 2 + 1)]
 
-    parts = [json.loads(text) for text in protocol.presence("1.2.", True, [protocol.entry(u) for u in users])]
+    parts = [json.loads(text) for text in protocol.presence("1.2.", True, [orjson.dumps(u).decode() for u in users])]
 
     assert [len(p["users"]) for p in parts] == [protocol.USERS_PER_MESSAGE, protocol.USERS_PER_MESSAGE, 1]
     assert [p["full"] for p in parts] == [True, False, False]
@@ -71,7 +72,7 @@ def test_a_small_or_empty_answer_is_one_message():
 def test_entries_are_joined_into_the_json_a_client_parses():
     user = {"id": 7, "username": 'quote " and \\ slash', "last_seen": None, "online_status": "away"}
 
-    (text,) = protocol.presence("1.2.3-4", False, [protocol.entry(user)])
+    (text,) = protocol.presence("1.2.3-4", False, [orjson.dumps(user).decode()])
 
     assert json.loads(text) == {"type": "presence", "cursor": "1.2.3-4", "full": False, "users": [user]}
 
