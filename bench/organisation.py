@@ -29,7 +29,7 @@ from users.models import PresenceSession, User
 from users.presence import clock as presence_clock
 from users.sockets.protocol import PATH
 
-OPEN_CONCURRENCY = 64  # handshakes in flight from the client
+OPEN_CONCURRENCY = 256  # handshakes in flight from the client: a page each, so many at once (the backlog is 1024)
 OPEN_TIMEOUT = 60
 PUSH_WAIT = 5  # seconds a change may take to reach an observer before it counts as missed
 MAX_MESSAGE_BYTES = 64 * 2**20
