@@ -39,6 +39,7 @@ def test_1_the_staff_page_shows_a_user_online_within_one_refresh_of_their_login(
         "timeout_seconds": TIMEOUT_SECONDS,
         "idle_seconds": 300,  # PRESENCE_IDLE_SECONDS's default: the e2e server does not set it
         "websocket": "/ws/presence/",
+        "watch_max": 1000,
     }
     assert took <= ONE_REFRESH
     assert staff.page.locator("#counts").inner_text() == "2 online of 4 users"

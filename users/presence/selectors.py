@@ -201,6 +201,7 @@ def presence_settings() -> dict:
         "timeout_seconds": settings.PRESENCE_TIMEOUT_SECONDS,
         "idle_seconds": settings.PRESENCE_IDLE_SECONDS,
         "websocket": SOCKET_PATH,
+        "watch_max": settings.PRESENCE_WATCH_MAX,
     }
 
 

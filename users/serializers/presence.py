@@ -23,6 +23,9 @@ class PresenceSettingsSerializer(serializers.Serializer):
     websocket = serializers.CharField(
         help_text="The presence socket's path on this host (ws:// or wss://): pushes instead of polls, no heartbeats."
     )
+    watch_max = serializers.IntegerField(
+        help_text="The most user ids a watch list may name (the socket's `watch`, the feed's `users`)."
+    )
 
 
 class HeartbeatSerializer(serializers.Serializer):

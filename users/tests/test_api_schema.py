@@ -91,7 +91,14 @@ def test_the_login_answer_documents_the_presence_intervals_and_the_socket(schema
     assert login["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/LoginResponse"}
     assert set(login) >= {"200", "400", "401"}
     presence = schema["components"]["schemas"]["PresenceSettings"]["properties"]
-    assert set(presence) == {"heartbeat_seconds", "refresh_seconds", "timeout_seconds", "idle_seconds", "websocket"}
+    assert set(presence) == {
+        "heartbeat_seconds",
+        "refresh_seconds",
+        "timeout_seconds",
+        "idle_seconds",
+        "websocket",
+        "watch_max",
+    }
 
 
 def test_the_presence_model_is_documented(schema):

@@ -19,6 +19,9 @@ const urls = {
 
 // Everything that belongs to one logged-in session; replaced at login, dropped at logout.
 let current = null;
+// A regular user's page shows (and watches) at most this many rows.
+const SCOPED_ROWS = 100;
+const WATCH_DELAY_MS = 250;
 
 function showLogin(message) {
   $("dashboard-view").hidden = true;
@@ -48,6 +51,10 @@ function start(session) {
   const state = {
     session, call, store: new PresenceStore(), fetchedAt: null, clockOffset: 0, timers: [], busy: new Set(),
     reported: null, // the state ("active" or "idle") the last successful heartbeat told the server
+    // Staff keep the whole list; everyone else's socket watches only the rows on screen (and their own row).
+    scoped: !session.user.is_staff,
+    watching: [session.user.id], // the watch list the socket was last given
+    watchTimer: null,
   };
   // Idle after idle_seconds without input (as Slack, Mattermost and Synapse do); input again sends "active" at once.
   state.activity = new ActivityTracker(session.presence.idle_seconds ?? 300, () => heartbeat(state));
@@ -92,8 +99,11 @@ function start(session) {
 function openSocket(state) {
   return new PresenceSocket(state.session.presence.websocket, {
     access: () => state.session.access,
-    cursor: () => state.store.cursor,
-    onPresence: (body) => current === state && applyPresence(state, body, null),
+    // A scoped page comes back with a snapshot of its rows (a hundred at most): the rows on screen may
+    // have changed while it was away, and a cursor only covers the list it was taken with.
+    cursor: () => (state.scoped ? null : state.store.cursor),
+    watch: () => (state.scoped ? state.watching : undefined),
+    onPresence: (body) => current === state && applyPresence(state, body, null, { pushed: true }),
     onUp: () => {
       setTransport(state, "socket");
       setConnection(true);
@@ -102,6 +112,7 @@ function openSocket(state) {
     onDown: () => {
       if (current !== state) return;
       setTransport(state, "polling");
+      if (state.scoped) state.store.resync(); // the rows off screen were not followed: read everyone again
       heartbeat(state);
       refreshUsers(state);
     },
@@ -129,6 +140,7 @@ async function syncOwnPresence(state, change) {
 }
 
 function stop(state) {
+  clearTimeout(state.watchTimer);
   state.socket?.stop();
   state.timers.forEach(clearInterval);
   state.timers = [];
@@ -199,9 +211,9 @@ function refreshUsers(state) {
   });
 }
 
-/** A feed answer or a socket push: applied over what the page holds, then shown. */
-function applyPresence(state, body, date) {
-  state.store.apply(body);
+/** A feed answer or a socket push (`pushed`): applied over what the page holds, then shown. */
+function applyPresence(state, body, date, { pushed = false } = {}) {
+  state.store.apply(body, { scoped: state.scoped && pushed });
   state.fetchedAt = Date.now();
   // Relative times use the server's clock, so a laptop whose clock is off still reads "just now".
   if (date) {
@@ -212,8 +224,20 @@ function applyPresence(state, body, date) {
 }
 
 function render(state) {
-  renderUsers(state.store.users(), Boolean(state.session.user.is_staff), state);
+  const limit = state.scoped ? Math.min(SCOPED_ROWS, (state.session.presence.watch_max ?? SCOPED_ROWS + 1) - 1) : Infinity;
+  const shown = renderUsers(state.store.users(), Boolean(state.session.user.is_staff), state, limit);
   renderOwnStatus(state);
+  if (state.scoped) watchShown(state, shown);
+}
+
+/** A scoped page's socket watches what is on screen: told a moment after the filter or the search settles. */
+function watchShown(state, shown) {
+  const watching = [...new Set([state.session.user.id, ...shown.map((user) => user.id)])].sort((a, b) => a - b);
+  if (watching.join() === state.watching.join()) return;
+  state.watching = watching;
+  clearTimeout(state.watchTimer);
+  // Typing in the search box re-renders on every key: one watch message per pause, within the socket's budget.
+  state.watchTimer = setTimeout(() => state.socket?.sendWatch(state.watching), WATCH_DELAY_MS);
 }
 
 /** The header's badge: your status as the server reports it, or "invisible" while you appear offline. */

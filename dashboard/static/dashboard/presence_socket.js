@@ -7,6 +7,7 @@ const MAX_RETRY_MS = 30000;
 /**
  * Keeps one socket open to `path`, reconnecting with exponential backoff (and jitter) after any close.
  * `hooks.access()` gives the access token to authenticate with; `hooks.cursor()` the cursor to resume from;
+ * `hooks.watch()` the user ids to watch (undefined: everyone);
  * `hooks.onPresence(body)` gets every presence message; `hooks.onUp()` / `hooks.onDown()` tell the mode;
  * `hooks.onRejected()` runs on a 4401 close and resolves once fresh tokens are in place (or throws).
  */
@@ -34,7 +35,8 @@ export class PresenceSocket {
     this.ws = ws;
     ws.onopen = () => {
       const since = this.hooks.cursor();
-      ws.send(JSON.stringify({ type: "auth", access: this.hooks.access(), ...(since ? { since } : {}) }));
+      const watch = this.hooks.watch?.();
+      ws.send(JSON.stringify({ type: "auth", access: this.hooks.access(), ...(since ? { since } : {}), ...(watch ? { watch } : {}) }));
     };
     ws.onmessage = (event) => {
       let message;
@@ -72,6 +74,14 @@ export class PresenceSocket {
     const delay = this.retryMs * (0.5 + Math.random() / 2);
     this.retryMs = Math.min(this.retryMs * 2, MAX_RETRY_MS);
     this.timer = setTimeout(() => this.connect(), delay);
+  }
+
+  /** Watch these user ids from now on; false if the socket is not open (its auth will name `hooks.watch()`). */
+  sendWatch(users) {
+    // Once open, the auth has gone with the list before this one: this one follows it, answered in order.
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify({ type: "watch", users }));
+    return true;
   }
 
   /** Tell the server the page went idle or came back; false if the socket is not up (use HTTP then). */

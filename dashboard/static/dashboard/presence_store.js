@@ -11,13 +11,17 @@ export class PresenceStore {
     this.cursor = null;
   }
 
-  /** Apply one feed answer: a full one replaces everything held; a partial one replaces or adds rows by id. */
-  apply({ cursor, full, users, more }) {
-    if (full) this.byId = new Map();
+  /**
+   * Apply one feed answer: a full one replaces everything held; a partial one replaces or adds rows by id.
+   * A `scoped` answer (a socket's watch list) covers only the users on screen: it replaces their rows and keeps
+   * the rest as last read, and its cursor is not the feed's (those rows were not followed meanwhile).
+   */
+  apply({ cursor, full, users, more }, { scoped = false } = {}) {
+    if (full && !scoped) this.byId = new Map();
     // A whole row per entry: an edited name or a new account arrives the same way as a status change.
     for (const user of users) this.byId.set(user.id, user);
     // A socket sends a big answer in parts: the cursor holds only once the last part ("more" unset) is in.
-    if (!more) this.cursor = cursor;
+    if (!more && !scoped) this.cursor = cursor;
   }
 
   users() {

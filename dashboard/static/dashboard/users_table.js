@@ -10,20 +10,27 @@ function filters() {
   };
 }
 
-/** Show `users` (counts, then the filtered, searched and sorted rows); staff get the staff-only cells. */
-export function renderUsers(users, staff, clock) {
+/**
+ * Show `users` (counts, then the filtered, searched and sorted rows, at most `limit`); staff get the staff-only
+ * cells. Returns the users on screen.
+ */
+export function renderUsers(users, staff, clock, limit = Infinity) {
   const { onlineOnly, needle } = filters();
   const online = users.filter((user) => user.online_status === "online").length;
   $("online-count").textContent = online;
   $("total-count").textContent = users.length;
 
-  const shown = users
+  const matching = users
     .filter((user) => (!onlineOnly || user.online_status === "online") && matches(user, needle))
     .sort(byPresence);
-  const rows = shown.map((user) => row(user, staff));
-  document.querySelector("#users tbody").replaceChildren(...rows);
+  const shown = matching.slice(0, limit);
+  document.querySelector("#users tbody").replaceChildren(...shown.map((user) => row(user, staff)));
   $("empty").hidden = shown.length > 0;
+  $("more-rows").hidden = shown.length === matching.length;
+  $("shown-count").textContent = shown.length;
+  $("matching-count").textContent = matching.length;
   renderTimes(clock);
+  return shown;
 }
 
 function cell(text, className) {

@@ -40,6 +40,7 @@ def test_login_returns_tokens_user_and_presence_intervals_from_settings(api, use
         "timeout_seconds": 42,
         "idle_seconds": 99,
         "websocket": "/ws/presence/",
+        "watch_max": 1000,
     }
     assert body["user"] == {
         "id": user.pk,
