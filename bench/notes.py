@@ -1,6 +1,6 @@
 """docs/BENCHMARKS.md, regenerated from a run's figures: the tables come from the run, the findings are ours."""
 
-from bench import realtime_notes, report, status_notes
+from bench import organisation_notes, realtime_notes, report, status_notes
 
 COMMAND = "make bench"
 
@@ -121,6 +121,8 @@ def markdown(r: dict) -> str:
         "",
         "![presence socket against polling](benchmarks/realtime.png)",
         "",
+        "![watch lists against everyone-to-everyone](benchmarks/organisation.png)",
+        "",
         "## Targets",
         "",
         _rows(
@@ -145,6 +147,7 @@ def markdown(r: dict) -> str:
                     _verdict(v["feed"]),
                 ],
                 *realtime_notes.target_rows(v),
+                *organisation_notes.target_rows(v),
                 *status_notes.target_rows(v),
             ],
         ),
@@ -438,6 +441,7 @@ def markdown(r: dict) -> str:
         ),
         "",
         *realtime_notes.section(r["realtime"], v),
+        *organisation_notes.section(r["organisation"], v),
         *status_notes.section(r["status_changes"], v),
         "## How the bench is built",
         "",
@@ -454,8 +458,11 @@ def markdown(r: dict) -> str:
         "- `bench/realtime.py`: the presence socket scenario (an asyncio client fleet with `websockets`, daphne and",
         "  gunicorn with uvicorn workers); `bench/statements.py` counts a bench server's SQL statements",
         "  (`GET /bench/statements/`).",
+        "- `bench/organisation.py`: 10k sockets with watch lists against everyone-to-everyone (a lean asyncio",
+        "  client that decodes JSON only at a few observers).",
         "- `bench/status_changes.py`: status changes against the settled heartbeat, over HTTP and the socket.",
-        "- `bench/report.py`, `bench/notes.py`, `bench/realtime_notes.py`, `bench/status_notes.py`: the table,",
+        "- `bench/report.py`, `bench/notes.py`, `bench/realtime_notes.py`, `bench/organisation_notes.py`,",
+        "  `bench/status_notes.py`: the table,",
         "  `latest.json`, the plots and this file.",
         "",
     ]

@@ -319,6 +319,7 @@ def organisation(cfg, env: dict) -> dict:
         "sockets": cfg.org_sockets,
         "watch": cfg.org_watch,
         "observers": cfg.org_observers,
+        "sampled": cfg.org_sampled,
         "staff": cfg.org_staff,
         "changers": cfg.org_changers,
         "rate": cfg.org_rate,

@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from bench import notes
+from bench import notes, organisation_notes
 
 STATUS_TARGET_MS = 3
 TARGETS = {
@@ -16,6 +16,7 @@ TARGETS = {
     "held": "10,000 idle sockets on one process: < 100 KiB RSS per socket, < 10% of one core",
     "closed_tab": "a closed socket's user is pushed offline within grace + 1 s",
     "status": f"<= {STATUS_TARGET_MS} ms of server CPU per status change (socket `state` message, one daphne)",
+    **organisation_notes.TARGETS,
 }
 HELD_TARGET_SOCKETS = 9_900  # 10,000 asked; the run tolerates 1% failed opens
 FEED_TARGET_USERS = 100_000
@@ -70,6 +71,7 @@ def verdicts(r: dict) -> dict:
         "held": held,
         "closed_tab": closed,
         "status": status,
+        **organisation_notes.verdicts(r.get("organisation")),
     }
 
 
@@ -310,6 +312,7 @@ def write(r: dict, out: Path) -> None:
     _write_json(r, out / "benchmarks" / "latest.json")
     plot(r, out / "benchmarks" / "cost_vs_users.png")
     plot_realtime(r["realtime"], out / "benchmarks" / "realtime.png")
+    organisation_notes.plot(r["organisation"], out / "benchmarks" / "organisation.png")
     (out / "BENCHMARKS.md").write_text(notes.markdown(r))
 
 
