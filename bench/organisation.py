@@ -247,9 +247,12 @@ async def _run(cfg, base: str, server: psutil.Process, plan: dict, tokens: dict,
         await fleet.open(changers)
         await asyncio.sleep(1)
         rss_before, cpu0 = server.memory_info().rss, _cpu(server)
-        entries = viewers + staff
-        random.Random(7).shuffle(entries)
-        open_seconds = await fleet.open(entries)
+        random.Random(7).shuffle(viewers)
+        open_seconds = await fleet.open(viewers)
+        await asyncio.sleep(1)
+        # The staff sockets last, so that what their full snapshots leave in the process shows apart.
+        rss_viewers = server.memory_info().rss
+        open_seconds += await fleet.open(staff)
         open_cpu = _cpu(server) - cpu0
         fresh_stop.set()
         await asyncio.sleep(cfg.org_settle_seconds)
@@ -265,6 +268,7 @@ async def _run(cfg, base: str, server: psutil.Process, plan: dict, tokens: dict,
         cpu3, at3 = _cpu(server), time.monotonic()
         await asyncio.sleep(cfg.org_idle_seconds)
         cpu4, at4 = _cpu(server), time.monotonic()
+        rss_end = server.memory_info().rss
         idle_percent = 100 * (cpu4 - cpu3) / (at4 - at3)
         churn_percent = 100 * (cpu2 - cpu1) / (at2 - at1)
         marginal = (cpu2 - cpu1) - (idle_percent / 100) * (at2 - at1)
@@ -278,6 +282,10 @@ async def _run(cfg, base: str, server: psutil.Process, plan: dict, tokens: dict,
             "open_cpu_ms_per_socket": round(1000 * open_cpu / max(1, held), 2),
             "rss_mib": round(rss_after / 2**20, 1),
             "kib_per_socket": round((rss_after - rss_before) / 1024 / max(1, held), 1),
+            "kib_per_regular_socket": round((rss_viewers - rss_before) / 1024 / max(1, len(viewers)), 1),
+            "kib_per_staff_socket": round((rss_after - rss_viewers) / 1024 / max(1, len(staff)), 1),
+            # After the changes and the idle time: what pushes queued for slow sockets leaves behind.
+            "kib_per_socket_at_end": round((rss_end - rss_before) / 1024 / max(1, held), 1),
             "alive_at_end": sum(not s.closed for s in fleet.all()),
             "churn": churn,
             "churn_cpu_percent": round(churn_percent, 1),
